@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Structures shared by the BPF programs (bpf/) and userspace (loader/, tools/, tests/).
+ * Included by both sides; BPF includes vmlinux.h first, userspace <linux/types.h>.
+ * Declare a shared type here once and nowhere else.
+ */
+#ifndef WGXDP_MAPS_H
+#define WGXDP_MAPS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Default bpffs directory; every map is pinned there by name. */
+#define WGX_PIN_DIR_DEFAULT "/sys/fs/bpf/wgxdp"
+
+#define WGX_MAX_PORTS	8	/* WireGuard listen ports per attached interface */
+#define WGX_MAX_IFACES	32	/* interfaces attached at once (counter slots) */
+#define WGX_MAX_VLANS	2	/* 802.1Q / 802.1ad tags parsed */
+#define WGX_MAX_EXTHDR	4	/* IPv6 extension headers skipped before giving up */
+
+/* WireGuard message types and their exact UDP payload sizes (../shared/WIREGUARD.md). */
+enum {
+	WG_MSG_INITIATION = 1,
+	WG_MSG_RESPONSE = 2,
+	WG_MSG_COOKIE = 3,
+	WG_MSG_DATA = 4,
+};
+#define WG_LEN_INITIATION	148
+#define WG_LEN_RESPONSE		92
+#define WG_LEN_COOKIE		64
+#define WG_LEN_DATA_MIN		32	/* header 16 + tag 16; exactly this is a keepalive */
+#define WG_LEN_KEEPALIVE	32
+
+/*
+ * Counters: every packet the uplink program sees is counted exactly once, in
+ * wgx_counters[slot][class][reason][verdict] (flattened, see WGX_CTR_INDEX).
+ */
+enum wgx_class {
+	WGX_C_OTHER = 0,	/* not WireGuard: not IP/UDP, another port, fragment, ... */
+	WGX_C_INITIATION,
+	WGX_C_RESPONSE,
+	WGX_C_COOKIE,
+	WGX_C_DATA,
+	WGX_C_KEEPALIVE,
+	WGX_C_UNKNOWN,		/* on a WireGuard port, but no valid message type */
+	WGX_C__MAX,
+};
+
+enum wgx_reason {
+	WGX_R_OK = 0,		/* WireGuard message of the right shape */
+	WGX_R_NOT_IP,		/* ethertype neither IPv4 nor IPv6 (ARP, LLDP, ...) */
+	WGX_R_NOT_UDP,		/* IP, but not UDP */
+	WGX_R_OTHER_PORT,	/* UDP to a port that is not a WireGuard listen port */
+	WGX_R_FRAGMENT,		/* IPv4 non-first fragment or IPv6 fragment: passed untouched */
+	WGX_R_TRUNCATED,	/* a header (L2-L4) runs past the end of the packet */
+	WGX_R_BAD_IP,		/* IPv4 IHL < 5 or IP version mismatch */
+	WGX_R_VLAN_DEPTH,	/* more VLAN tags than WGX_MAX_VLANS */
+	WGX_R_EXTHDR_DEPTH,	/* more IPv6 extension headers than WGX_MAX_EXTHDR */
+	WGX_R_BAD_SIZE,		/* WireGuard: size wrong for the type (malformed) */
+	WGX_R_BAD_RESERVED,	/* WireGuard: reserved bytes not zero (malformed) */
+	WGX_R_BAD_TYPE,		/* WireGuard: type not 1..4 (malformed) */
+	WGX_R_BAD_UDP_LEN,	/* UDP length disagrees with the packet (malformed) */
+	WGX_R_EVENT_LOST,	/* initiation passed, but the ring buffer was full */
+	WGX_R__MAX,
+};
+
+enum wgx_verdict {
+	WGX_V_PASS = 0,
+	WGX_V_DROP = 1,
+	WGX_V__MAX,
+};
+
+#define WGX_CTR_PER_SLOT	(WGX_C__MAX * WGX_R__MAX * WGX_V__MAX)
+#define WGX_CTR_INDEX(slot, class, reason, verdict) \
+	((((slot) * WGX_C__MAX + (class)) * WGX_R__MAX + (reason)) * WGX_V__MAX + (verdict))
+#define WGX_CTR_ENTRIES		(WGX_MAX_IFACES * WGX_CTR_PER_SLOT)
+
+/* Value of wgx_counters (BPF_MAP_TYPE_PERCPU_ARRAY): sum over CPUs in userspace. */
+struct wgx_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct wgx_counter) == 16, "wgx_counter layout");
+
+/* Ring-buffer record for every handshake initiation seen on a WireGuard port. */
+#define WGX_EV_HANDSHAKE 1
+
+struct wgx_hs_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u32 ifindex;		/* ingress interface */
+	__u32 rx_queue;
+	__u8 type;		/* WGX_EV_HANDSHAKE */
+	__u8 family;		/* 4 or 6 */
+	__be16 sport;		/* network byte order */
+	__be16 dport;
+	__u16 pad;
+	__u8 saddr[16];		/* IPv4 in the first 4 bytes, rest zero */
+	__u8 daddr[16];
+	__u8 msg[WG_LEN_INITIATION];	/* the whole UDP payload */
+	__u8 pad2[4];
+};
+_Static_assert(sizeof(struct wgx_hs_event) == 208, "wgx_hs_event layout");
+
+/*
+ * wgx_ifaces (BPF_MAP_TYPE_HASH, key: __u32 ifindex): what `wgxdp attach` set up, so that
+ * status, re-attach and detach work from any later invocation. Written by userspace only.
+ */
+enum wgx_mode {
+	WGX_MODE_NATIVE = 1,
+	WGX_MODE_SKB = 2,
+};
+
+#define WGX_IF_F_DISPATCHER	(1u << 0)	/* attached through libxdp's multi-prog dispatcher */
+#define WGX_IF_F_PASS_MALFORMED	(1u << 1)	/* --no-drop-malformed */
+
+struct wgx_iface {
+	__u32 slot;		/* counter slot, 0..WGX_MAX_IFACES-1 */
+	__u32 mode;		/* enum wgx_mode */
+	__u32 flags;		/* WGX_IF_F_* */
+	__u32 prog_id;		/* our XDP program */
+	__u32 nr_ports;
+	__u16 ports[WGX_MAX_PORTS];	/* host byte order */
+	char name[16];		/* IFNAMSIZ, for status when the ifindex is gone */
+	__u32 pad;
+	__u64 attached_ns;	/* CLOCK_REALTIME at the first attach */
+};
+_Static_assert(sizeof(struct wgx_iface) == 64, "wgx_iface layout");
+
+#endif /* WGXDP_MAPS_H */

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* wgxdp attach / detach */
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xdp/libxdp.h>
+
+#include "loader/uplink.h"
+#include "tools/wgxdp.h"
+
+static const char *pin_dir_error(int err)
+{
+	switch (err) {
+	case -ENOTDIR:
+		return "not on a bpffs (mount -t bpf bpf <dir> first)";
+	case -EPERM:
+	case -EACCES:
+		return "permission denied (run as root: CAP_SYS_ADMIN, CAP_BPF, CAP_NET_ADMIN)";
+	}
+	return strerror(-err);
+}
+
+/* Takes the lock on the pin directory, creating it (and mounting bpffs) if needed. */
+static int prepare_and_lock(const char *cmd, const char *pin_dir, bool create)
+{
+	int err, fd;
+
+	if (create) {
+		err = wgx_pin_dir_prepare(pin_dir);
+		if (err) {
+			wgx_err(cmd, "pin directory %s: %s", pin_dir, pin_dir_error(err));
+			return err;
+		}
+	}
+	fd = wgx_lock(pin_dir);
+	if (fd < 0 && !(fd == -ENOENT && !create))
+		wgx_err(cmd, "lock %s: %s", pin_dir, pin_dir_error(fd));
+	return fd;
+}
+
+static void attach_error(const struct wgx_attach_opts *o, int err)
+{
+	char buf[256];
+
+	switch (err) {
+	case -ENODEV:
+		wgx_err("attach", "%s: no such interface", o->ifname);
+		return;
+	case -EPERM:
+	case -EACCES:
+		wgx_err("attach", "%s: permission denied (needs root: CAP_BPF, CAP_NET_ADMIN)",
+			o->ifname);
+		return;
+	case -EOPNOTSUPP:
+		if (o->mode == WGX_MODE_NATIVE) {
+			wgx_err("attach", "%s: the driver has no native XDP: try --mode skb",
+				o->ifname);
+			return;
+		}
+		break;
+	case -EEXIST:
+	case -EBUSY:
+		wgx_err("attach", "%s: another XDP program is attached that cannot share the "
+			"interface (not loaded through libxdp, or in another mode)", o->ifname);
+		return;
+	case -ENOSPC:
+		wgx_err("attach", "%s: already %d interfaces attached", o->ifname, WGX_MAX_IFACES);
+		return;
+	}
+	libxdp_strerror(err, buf, sizeof(buf));
+	wgx_err("attach", "%s: %s", o->ifname, buf);
+}
+
+static int parse_port(const char *s, __u16 *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 1 || v > 65535)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "pin-dir", required_argument, NULL, 'd' },
+		{ "no-drop-malformed", no_argument, NULL, 'M' },
+		{}
+	};
+	struct wgx_attach_opts o = { .pin_dir = wgx_pin_dir_default(), .mode = WGX_MODE_NATIVE };
+	struct wgx_attach_info info;
+	unsigned int i;
+	int c, err, lock;
+
+	while ((c = getopt_long(argc, argv, "p:m:d:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (o.nr_ports == WGX_MAX_PORTS) {
+				wgx_err("attach", "at most %d ports", WGX_MAX_PORTS);
+				return 2;
+			}
+			if (parse_port(optarg, &o.ports[o.nr_ports])) {
+				wgx_err("attach", "--port %s: not a port number (1-65535)", optarg);
+				return 2;
+			}
+			for (i = 0; i < o.nr_ports; i++)
+				if (o.ports[i] == o.ports[o.nr_ports])
+					break;
+			if (i == o.nr_ports)
+				o.nr_ports++;
+			break;
+		case 'm':
+			if (!strcmp(optarg, "native") || !strcmp(optarg, "drv")) {
+				o.mode = WGX_MODE_NATIVE;
+			} else if (!strcmp(optarg, "skb") || !strcmp(optarg, "generic")) {
+				o.mode = WGX_MODE_SKB;
+			} else {
+				wgx_err("attach", "--mode %s: expected native or skb", optarg);
+				return 2;
+			}
+			break;
+		case 'd':
+			o.pin_dir = optarg;
+			break;
+		case 'M':
+			o.pass_malformed = true;
+			break;
+		default:
+			return wgx_usage("attach", stderr);
+		}
+	}
+	if (optind != argc - 1)
+		return wgx_usage("attach", stderr);
+	o.ifname = argv[optind];
+	if (strlen(o.ifname) >= IF_NAMESIZE || !if_nametoindex(o.ifname)) {
+		wgx_err("attach", "%s: no such interface", o.ifname);
+		return 1;
+	}
+	if (!o.nr_ports)
+		o.ports[o.nr_ports++] = 51820;
+
+	lock = prepare_and_lock("attach", o.pin_dir, true);
+	if (lock < 0)
+		return 1;
+	err = wgx_attach(&o, &info);
+	wgx_unlock(lock);
+	if (err) {
+		attach_error(&o, err);
+		return 1;
+	}
+	printf("%s: %s uplink program %u (%s mode, %s), ports", o.ifname,
+	       info.replaced ? "replaced with" : "attached", info.prog_id,
+	       wgx_mode_name(o.mode),
+	       info.dispatcher ? "libxdp dispatcher" : "single program: no dispatcher");
+	for (i = 0; i < o.nr_ports; i++)
+		printf("%s%u", i ? "," : " ", o.ports[i]);
+	printf("; maps in %s\n", o.pin_dir);
+	return 0;
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pin-dir", required_argument, NULL, 'd' },
+		{}
+	};
+	const char *pin_dir = wgx_pin_dir_default(), *ifname;
+	bool removed;
+	int c, err, lock;
+
+	while ((c = getopt_long(argc, argv, "d:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			pin_dir = optarg;
+			break;
+		default:
+			return wgx_usage("detach", stderr);
+		}
+	}
+	if (optind != argc - 1)
+		return wgx_usage("detach", stderr);
+	ifname = argv[optind];
+	if (geteuid() != 0 && access(pin_dir, W_OK)) {
+		wgx_err("detach", "%s: permission denied (run as root)", ifname);
+		return 1;
+	}
+	lock = prepare_and_lock("detach", pin_dir, false);
+	if (lock == -ENOENT) {
+		wgx_err("detach", "%s: not attached (nothing pinned in %s)", ifname, pin_dir);
+		return 1;
+	}
+	if (lock < 0)
+		return 1;
+	err = wgx_detach(ifname, pin_dir, &removed);
+	wgx_unlock(lock);
+	switch (err) {
+	case 0:
+		printf("%s: detached%s\n", ifname, removed ? "; last interface, pins removed" : "");
+		return 0;
+	case -ENODEV:
+		wgx_err("detach", "%s: no such interface", ifname);
+		return 1;
+	case -ENOENT:
+		wgx_err("detach", "%s: not attached", ifname);
+		return 1;
+	default: {
+		char buf[256];
+
+		libxdp_strerror(err, buf, sizeof(buf));
+		wgx_err("detach", "%s: %s", ifname, buf);
+		return 1;
+	}
+	}
+}

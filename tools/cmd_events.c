@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* wgxdp events: handshake initiations from the uplink ring buffer, as text or --json lines. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "loader/uplink.h"
+#include "tools/wgxdp.h"
+
+struct ev_ctx {
+	bool json;
+	long count, seen;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static void fmt_addr(char *buf, size_t len, int family, const __u8 *a, __be16 port)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (family == 6) {
+		inet_ntop(AF_INET6, a, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(port));
+	} else {
+		inet_ntop(AF_INET, a, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(port));
+	}
+}
+
+static int on_event(void *ctx, const struct wgx_hs_event *ev)
+{
+	struct ev_ctx *c = ctx;
+	char src[64], dst[64], ts[48], ifname[IF_NAMESIZE] = "?";
+	__u64 real = wgx_mono_to_realtime(ev->ts_ns);
+	time_t t = real / 1000000000ull;
+	__u32 sender;
+	struct tm tm;
+
+	if (c->count && c->seen >= c->count)
+		return 1;
+	memcpy(&sender, ev->msg + 4, 4);	/* little-endian on the wire */
+	sender = le32toh(sender);
+	fmt_addr(src, sizeof(src), ev->family, ev->saddr, ev->sport);
+	fmt_addr(dst, sizeof(dst), ev->family, ev->daddr, ev->dport);
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%06lluZ",
+		 (unsigned long long)(real % 1000000000ull) / 1000);
+	if_indextoname(ev->ifindex, ifname);
+	if (c->json) {
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:I}", "time", ts, "type",
+				      "initiation", "src", src, "dst", dst, "ifindex",
+				      (int)ev->ifindex, "rx_queue", (int)ev->rx_queue, "sender",
+				      (json_int_t)sender);
+
+		json_object_set_new(o, "ifname", json_string(ifname));
+		json_dumpf(o, stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(o);
+	} else {
+		printf("%s initiation %s -> %s on %s (queue %u) sender %08x\n", ts, src, dst, ifname,
+		       ev->rx_queue, sender);
+	}
+	fflush(stdout);
+	c->seen++;
+	return c->count && c->seen >= c->count ? 1 : 0;
+}
+
+int cmd_events(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "pin-dir", required_argument, NULL, 'd' },
+		{}
+	};
+	const char *pin_dir = wgx_pin_dir_default();
+	struct ev_ctx ctx = {};
+	struct wgx_events *ev;
+	struct timespec last, now;
+	long timeout = 0;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "jc:t:d:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			ctx.json = true;
+			break;
+		case 'c':
+			ctx.count = atol(optarg);
+			if (ctx.count <= 0) {
+				wgx_err("events", "--count %s: expected a positive number", optarg);
+				return 2;
+			}
+			break;
+		case 't':
+			timeout = atol(optarg);
+			break;
+		case 'd':
+			pin_dir = optarg;
+			break;
+		default:
+			return wgx_usage("events", stderr);
+		}
+	}
+	if (optind != argc)
+		return wgx_usage("events", stderr);
+	err = wgx_events_open(pin_dir, on_event, &ctx, &ev);
+	if (err) {
+		if (err == -ENOENT)
+			wgx_err("events", "nothing pinned in %s: run wgxdp attach first", pin_dir);
+		else
+			wgx_err("events", "%s/wgx_events: %s", pin_dir, strerror(-err));
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	clock_gettime(CLOCK_MONOTONIC, &last);
+	while (!stop && !(ctx.count && ctx.seen >= ctx.count)) {
+		long before = ctx.seen;
+
+		err = wgx_events_poll(ev, 200);
+		if (err < 0 && err != -EINTR) {
+			wgx_err("events", "ring buffer: %s", strerror(-err));
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (ctx.seen != before)
+			last = now;
+		else if (timeout && now.tv_sec - last.tv_sec >= timeout)
+			break;
+	}
+	wgx_events_close(ev);
+	if (ctx.count && ctx.seen < ctx.count) {
+		wgx_err("events", "%ld of %ld events before the timeout", ctx.seen, ctx.count);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* wgxdp: the command table, help and version. One file per subcommand beside this one. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "maps/wgxdp.h"
+#include "tools/wgxdp.h"
+
+static const struct wgx_cmd cmds[] = {
+	{ "attach", cmd_attach, "attach the uplink XDP program to an interface",
+	  "wgxdp attach <iface> [--port N]... [--mode native|skb] [--no-drop-malformed]\n"
+	  "             [--pin-dir DIR]\n"
+	  "  Attach (or replace) the uplink XDP program on <iface>, classifying WireGuard\n"
+	  "  traffic to the given listen ports (default 51820; up to 8). Maps are pinned under\n"
+	  "  the pin directory (default /sys/fs/bpf/wgxdp) and survive re-attach.\n"
+	  "  --mode native   driver-level XDP (default)\n"
+	  "  --mode skb      generic XDP, for drivers without native support\n"
+	  "  --no-drop-malformed  let malformed WireGuard packets pass (still counted)\n" },
+	{ "detach", cmd_detach, "detach the uplink XDP program from an interface",
+	  "wgxdp detach <iface> [--pin-dir DIR]\n"
+	  "  Remove what attach added to <iface> and only that. The last detach removes the\n"
+	  "  pinned maps too.\n" },
+	{ "status", cmd_status, "show attached interfaces and counters",
+	  "wgxdp status [--json] [--all] [--pin-dir DIR]\n"
+	  "  Per interface: attached or not, mode, program ids, ports, and the counters by\n"
+	  "  message class and verdict. --all also prints counters that are zero.\n" },
+	{ "events", cmd_events, "print handshake initiations as they arrive",
+	  "wgxdp events [--json] [--count N] [--timeout SEC] [--pin-dir DIR]\n"
+	  "  Print each handshake initiation the uplink program captured: time, source,\n"
+	  "  destination, interface and sender index. --count N exits after N events,\n"
+	  "  --timeout SEC after SEC seconds without one (exit 1 if fewer than N arrived).\n" },
+	{ "run", cmd_run, "run the just-in-time peer daemon",
+	  "wgxdp run --wg <wg-iface> --policy <file> [--peer-api URL] [--idle-timeout SEC]\n"
+	  "          [--pin-dir DIR]\n" },
+	{ "peers", cmd_peers, "list the peers the daemon manages",
+	  "wgxdp peers [--json] [--pin-dir DIR]\n" },
+	{ "policy", cmd_policy, "check a policy file", "wgxdp policy check <file> [--json]\n" },
+};
+
+#define NR_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+void wgx_err(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "wgxdp %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int wgx_usage(const char *cmd, FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < NR_CMDS; i++) {
+		if (!strcmp(cmds[i].name, cmd)) {
+			fprintf(f, "Usage: %s", cmds[i].usage);
+			break;
+		}
+	}
+	return f == stderr ? 2 : 0;
+}
+
+const char *wgx_pin_dir_default(void)
+{
+	const char *d = getenv("WGXDP_PIN_DIR");
+
+	return d && *d ? d : WGX_PIN_DIR_DEFAULT;
+}
+
+static void help(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: wgxdp <command> [options]\n\n"
+		   "wgxdp: an XDP/tc data path for WireGuard gateways.\n\nCommands:\n");
+	for (i = 0; i < NR_CMDS; i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\n`wgxdp <command> --help` for a command's options; wgxdp(8) for the rest.\n");
+}
+
+/* libbpf and libxdp print warnings on their own: only with WGXDP_DEBUG=1. */
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (getenv("WGXDP_DEBUG"))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+	int j;
+
+	libbpf_set_print(quiet_print);
+	libxdp_set_print((libxdp_print_fn_t)quiet_print);
+	if (argc < 2) {
+		help(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		if (argc > 2)
+			return wgx_usage(argv[2], stdout);
+		help(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("wgxdp %s (libbpf %s)\n", WGXDP_VERSION, libbpf_version_string());
+		return 0;
+	}
+	for (i = 0; i < NR_CMDS; i++) {
+		if (strcmp(cmds[i].name, argv[1]))
+			continue;
+		for (j = 2; j < argc; j++)
+			if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h"))
+				return wgx_usage(argv[1], stdout);
+		return cmds[i].fn(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "wgxdp: unknown command '%s' (see wgxdp help)\n", argv[1]);
+	return 2;
+}
