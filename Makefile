@@ -50,12 +50,15 @@ PT_OBJS    := $(patsubst tests/prog_tests/%.c,$(BUILD)/prog_tests/%.o,$(PT_SRCS)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 BENCH_BPF  := $(BUILD)/bench_pass.skel.h
+BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .PHONY: all deps test test-host test-unit test-progs test-integration vmtest bench demo \
 	install uninstall clean vmlinux check-deps
 
-all: check-deps $(BUILD)/wgxdp $(BUILD)/test_progs $(UNIT_BINS)
+all: check-deps $(BUILD)/wgxdp $(BUILD)/test_progs $(UNIT_BINS) $(BENCH_BINS)
 
 check-deps:
 	@tools/deps.sh --check
@@ -102,6 +105,10 @@ $(BUILD)/test_progs: $(PT_OBJS) $(LIB)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(HDRS) $(LIB) | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: tests/bench/%.c $(HDRS) $(SKELS) $(BENCH_BPF) $(LIB) | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -Itests/unit $< $(LIB) $(LDLIBS) -o $@
 

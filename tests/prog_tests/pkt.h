@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Packet builder for BPF_PROG_TEST_RUN cases: one function per header, so that a case reads
+ * like the packet it sends. Lengths (IPv4 total length, IPv6 payload length, UDP length)
+ * are filled in by pkt_finish() unless a case set them by hand.
+ */
+#ifndef WGXDP_PKT_H
+#define WGXDP_PKT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct pkt {
+	uint8_t buf[2048];
+	size_t len;
+	int ip4_off, ip6_off, udp_off;	/* -1 when absent */
+	int udp_len_override;		/* >= 0: UDP length field as given */
+	size_t trailer;			/* bytes after the UDP payload (Ethernet padding) */
+};
+
+void pkt_init(struct pkt *p);
+void pkt_eth(struct pkt *p, uint16_t ethertype);
+/* A VLAN tag; its TPID is the ethertype before it. */
+void pkt_vlan(struct pkt *p, uint16_t vid, uint16_t inner_proto);
+void pkt_ipv4(struct pkt *p, uint8_t proto, int opt_len, uint16_t frag_off);
+void pkt_ipv4_ihl(struct pkt *p, uint8_t ihl);	/* overwrite IHL after pkt_ipv4 */
+void pkt_ipv6(struct pkt *p, uint8_t nexthdr);
+void pkt_ipv6_ext(struct pkt *p, uint8_t nexthdr, uint8_t hdrlen);
+void pkt_ipv6_frag(struct pkt *p, uint8_t nexthdr, uint16_t off_mf);
+void pkt_udp(struct pkt *p, uint16_t sport, uint16_t dport);
+void pkt_tcp(struct pkt *p, uint16_t sport, uint16_t dport);
+/* A WireGuard message: type word (type, reserved[3]), then len - 4 bytes of pattern. */
+void pkt_wg(struct pkt *p, uint8_t type, uint32_t reserved, size_t len);
+void pkt_bytes(struct pkt *p, const void *data, size_t len);
+void pkt_pad(struct pkt *p, size_t n);	/* trailing bytes not counted by the UDP length */
+void pkt_finish(struct pkt *p);
+void pkt_truncate(struct pkt *p, size_t len);
+
+/* The addresses and ports the builder uses, for checking ring-buffer events. */
+extern const uint8_t PKT_SRC4[4], PKT_DST4[4], PKT_SRC6[16], PKT_DST6[16];
+#define PKT_SPORT 40000
+
+#endif
