@@ -59,6 +59,7 @@ static json_t *iface_json(const struct wgx_iface_status *s)
 	fmt_time(since, sizeof(since), s->cfg.attached_ns);
 	json_object_set_new(o, "name", json_string(s->cfg.name));
 	json_object_set_new(o, "ifindex", json_integer(s->ifindex));
+	json_object_set_new(o, "counter_slot", json_integer(s->cfg.slot));
 	json_object_set_new(o, "present", json_boolean(s->present));
 	json_object_set_new(o, "attached", json_boolean(s->attached));
 	json_object_set_new(o, "mode", json_string(wgx_mode_name(s->attached ? s->live_mode :
