@@ -55,7 +55,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test test-host test-unit test-progs test-integration vmtest bench demo \
+.PHONY: all deps test test-all test-host test-unit test-progs test-integration vmtest bench demo \
 	install uninstall clean vmlinux check-deps
 
 all: check-deps $(BUILD)/wgxdp $(BUILD)/test_progs $(UNIT_BINS) $(BENCH_BINS)
@@ -117,7 +117,13 @@ $(BUILD):
 
 # Test tiers. The host tier runs unit tests, BPF_PROG_TEST_RUN cases and the namespace
 # integration tests (wireguard-go); the VM tier boots Debian kernels with real WireGuard.
-test: all
+# `make test` and `make demo` first install what is missing (tools/deps.sh), then start a
+# make that sees the libraries.
+test:
+	$(Q)tools/deps.sh
+	$(Q)$(MAKE) --no-print-directory test-all
+
+test-all: all
 	$(Q)tests/run.sh host
 	$(Q)$(MAKE) --no-print-directory vmtest
 
@@ -139,7 +145,9 @@ vmtest: all
 bench: all
 	$(Q)tests/bench/run.sh
 
-demo: deps all
+demo:
+	$(Q)tools/deps.sh
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh
 
 install: all
