@@ -61,10 +61,26 @@ int wgx_policy_load_string(const char *json, struct wgx_policy **out,
 			   struct wgx_policy_err *err);
 void wgx_policy_free(struct wgx_policy *p);
 
+/*
+ * The same, collecting up to max_errs problems into errs[] (one per bad field; a broken
+ * JSON text or top level is one). *nr_errs: how many problems were found in all, which may
+ * be more than max_errs.
+ */
+int wgx_policy_load_file_errs(const char *path, struct wgx_policy **out,
+			      struct wgx_policy_err *errs, unsigned int max_errs,
+			      unsigned int *nr_errs);
+int wgx_policy_load_string_errs(const char *json, struct wgx_policy **out,
+				struct wgx_policy_err *errs, unsigned int max_errs,
+				unsigned int *nr_errs);
+
 const struct wgx_user *wgx_policy_find(const struct wgx_policy *p,
 				       const uint8_t public_key[WG_KEY_LEN]);
 
-/* Parse one user object (the peer API's answer); groups resolved against p if non-NULL. */
+/*
+ * Parse one user object (the peer API's answer); groups resolved against p if non-NULL
+ * (an unknown group is then an error), else only kept as names. group_names is set for
+ * users from here only; a policy file's users have groups[] (use p->groups[i].name).
+ */
 int wgx_user_from_json(const char *json, const struct wgx_policy *p, struct wgx_user **out,
 		       struct wgx_policy_err *err);
 void wgx_user_free(struct wgx_user *u);
@@ -72,7 +88,11 @@ void wgx_user_free(struct wgx_user *u);
 /* Why a user may not have a peer right now: NULL if it may. */
 const char *wgx_user_denied(const struct wgx_user *u, time_t now);
 
-int wgx_prefix_parse(const char *s, struct wgx_prefix *out);	/* "10.0.0.0/8", "fd00::/48" */
+/*
+ * "10.0.0.0/8", "fd00::/48"; no "/len" is a host (/32, /128). 0; -EINVAL not a prefix;
+ * -EDOM host bits set (*out then holds the network, with them cleared, for a hint).
+ */
+int wgx_prefix_parse(const char *s, struct wgx_prefix *out);
 void wgx_prefix_format(const struct wgx_prefix *p, char *buf, size_t len);
 
 #endif /* WGXDP_POLICY_H */
