@@ -29,7 +29,8 @@
 
 #define UPLINK_PROG_NAME "wgxdp_uplink"
 
-static const char *const map_names[] = { "wgx_counters", "wgx_events", "wgx_ifaces" };
+static const char *const map_names[] = { "wgx_counters", "wgx_events", "wgx_ifaces", "wgx_peers",
+					  "wgx_jit_stats" };
 
 static const char *const class_names[WGX_C__MAX] = {
 	[WGX_C_OTHER] = "other",	   [WGX_C_INITIATION] = "initiation",

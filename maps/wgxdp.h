@@ -127,4 +127,55 @@ struct wgx_iface {
 };
 _Static_assert(sizeof(struct wgx_iface) == 64, "wgx_iface layout");
 
+/*
+ * wgx_peers (BPF_MAP_TYPE_HASH, key: struct wgx_peer_key): the peers `wgxdp run` installed,
+ * so that a restarted daemon adopts them and never touches a peer configured by hand.
+ * Written by userspace only.
+ */
+#define WGX_MAX_PEERS		(1 << 20)	/* WireGuard's own limit per device */
+#define WGX_PEER_F_KEEPALIVE	(1u << 0)	/* installed with keepalive, not yet cleared */
+
+struct wgx_peer_key {
+	__u8 public_key[32];
+};
+
+struct wgx_peer_rec {
+	char user[48];
+	char wg_ifname[16];
+	__u32 wg_ifindex;
+	__u32 flags;		/* WGX_PEER_F_* */
+	__u64 installed_ns;	/* CLOCK_REALTIME */
+	__s64 expires_s;	/* the user's expiry (0 = never), for `wgxdp peers` */
+	__u32 idle_timeout_s;
+	__u8 family;		/* endpoint at install: 4 or 6 */
+	__u8 pad;
+	__be16 port;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct wgx_peer_rec) == 112, "wgx_peer_rec layout");
+
+/*
+ * wgx_jit_stats (BPF_MAP_TYPE_ARRAY, one entry): what the daemon did with each initiation,
+ * kept across restarts. Written by userspace only.
+ */
+struct wgx_jit_stats {
+	__u64 events;		/* initiations read from the ring buffer */
+	__u64 installed;	/* peers installed */
+	__u64 refreshed;	/* a managed peer's endpoint updated */
+	__u64 existing;		/* the key already has a peer (ours or by hand): nothing to do */
+	__u64 throttled;	/* source over its rate: dropped before any X25519 */
+	__u64 bad_mac1;		/* mac1 wrong: not for this interface */
+	__u64 not_for_us;	/* the static did not decrypt: made for another key */
+	__u64 bad_timestamp;	/* the timestamp did not decrypt */
+	__u64 unknown_key;	/* no such user */
+	__u64 unknown_cached;	/* a source recently seen with an unknown key: skipped */
+	__u64 disabled;
+	__u64 expired;
+	__u64 api_errors;	/* the peer API failed or was rate-limited */
+	__u64 install_errors;	/* the WireGuard device refused */
+	__u64 removed_idle;
+	__u64 removed_policy;	/* user gone, disabled or expired */
+	__u64 adopted;		/* managed peers found again at start */
+};
+
 #endif /* WGXDP_MAPS_H */

@@ -35,10 +35,22 @@ static const struct wgx_cmd cmds[] = {
 	  "  --timeout SEC after SEC seconds without one (exit 1 if fewer than N arrived).\n" },
 	{ "run", cmd_run, "run the just-in-time peer daemon",
 	  "wgxdp run --wg <wg-iface> --policy <file> [--peer-api URL] [--idle-timeout SEC]\n"
-	  "          [--pin-dir DIR]\n" },
+	  "          [--rate N] [--api-rate N] [--pin-dir DIR]\n"
+	  "  In the foreground: reads handshake initiations captured by the uplink program\n"
+	  "  (wgxdp attach first), decrypts the initiator's key with the WireGuard interface's\n"
+	  "  own private key, and installs a peer for each known, enabled, unexpired user at\n"
+	  "  once. Removes peers idle for --idle-timeout seconds (default 600) and those of\n"
+	  "  users who expire, are disabled or leave the policy; peers configured by hand are\n"
+	  "  never touched. SIGHUP reloads the policy (a bad file keeps the old one);\n"
+	  "  SIGTERM/SIGINT stop, leaving the peers for the next start to adopt.\n"
+	  "  --peer-api URL   look unknown keys up at URL/<base64url key> (404 = unknown)\n"
+	  "  --rate N         initiations per second per source before any X25519 (default 20)\n"
+	  "  --api-rate N     peer API calls per second (default 50)\n" },
 	{ "peers", cmd_peers, "list the peers the daemon manages",
-	  "wgxdp peers [--json] [--pin-dir DIR]\n" },
-	{ "policy", cmd_policy, "check a policy file", "wgxdp policy check <file> [--json]\n" },
+	  "wgxdp peers [--json] [--pin-dir DIR]\n"
+	  "  User, key, endpoint, last handshake, rx/tx bytes, installed since and what would\n"
+	  "  remove each peer; then what the daemon did with the initiations it read.\n" },
+	{ "policy", cmd_policy, "check a policy file", wgx_policy_usage },
 };
 
 #define NR_CMDS (sizeof(cmds) / sizeof(cmds[0]))
