@@ -476,8 +476,8 @@ int cmd_run(int argc, char **argv)
 			    .burst = 5, .api_rate = 50, .maps = { -1, -1 } };
 	struct wgx_wg_device *dev = NULL;
 	struct pollfd pfd[3];
-	struct itimerspec its = { .it_interval = { 0, SWEEP_MS * 1000000l },
-				  .it_value = { 0, SWEEP_MS * 1000000l } };
+	struct itimerspec its = { .it_interval = { SWEEP_MS / 1000, SWEEP_MS % 1000 * 1000000l },
+				  .it_value = { SWEEP_MS / 1000, SWEEP_MS % 1000 * 1000000l } };
 	sigset_t mask;
 	int c, err, sfd = -1, tfd = -1, rc = 1;
 

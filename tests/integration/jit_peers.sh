@@ -1,0 +1,132 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# tiers: host vm
+# wgxdp run end to end: a gateway (wireguard-go on the host, kernel WireGuard in the VM) with
+# no peers, the uplink program attached, the daemon installing peers from the policy file.
+# A known client gets in on its first attempt; unknown, disabled and expired users get
+# nothing; an idle peer goes and comes back on its next handshake; a hand-configured peer is
+# never touched; kill -9 and restart lose nothing; a reload that removes a user removes the
+# peer; a broken reload keeps the old policy.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/lab.sh
+. tests/lib/wgx.sh
+lab_init
+wgx_init
+lab_require ping
+
+IDLE=15
+lab_netns gw
+for c in a b d e x; do lab_netns "c$c"; lab_veth "c$c" "c${c}u" gw "g${c}u"; done
+i=1
+for c in a b d e x; do
+	lab_addr "c$c" "c${c}u" "10.81.$i.1/24"
+	lab_addr gw "g${c}u" "10.81.$i.2/24"
+	wgx gw attach "g${c}u" --port 51820 >/dev/null || lab_fail "attach g${c}u"
+	i=$((i + 1))
+done
+
+kg=$(lab_genkey); pg=$(lab_pubkey "$kg")
+GW=${LAB_ID}g
+lab_wg gw "$GW" "$kg" 51820 100.64.0.1/24
+declare -A key pub
+i=1
+for c in a b d e x; do
+	key[$c]=$(lab_genkey); pub[$c]=$(lab_pubkey "${key[$c]}")
+	lab_wg "c$c" "${LAB_ID}$c" "${key[$c]}" $((41000 + i)) "100.64.0.1$i/24"
+	lab_wg_peer "c$c" "${LAB_ID}$c" "$pg" endpoint "10.81.$i.2:51820" allowed-ips 100.64.0.0/24
+	i=$((i + 1))
+done
+# a hand-configured peer: never touched by the daemon
+hand=$(lab_pubkey "$(lab_genkey)")
+lab_wg_peer gw "$GW" "$hand" allowed-ips 100.64.0.99/32
+
+policy() {	# policy FILE USERS...: users from a=alice b=bob(disabled) d=dave(expired) e=erin
+	local f=$1 u sep= out
+	shift
+	out='{"groups": {"dev": {"allow": ["10.10.0.0/16", "fd00:10::/48"]}}, "users": ['
+	for u in "$@"; do
+		case $u in
+		a) out+="$sep"'{"name": "alice", "public_key": "'"${pub[a]}"'", "addresses": ["100.64.0.11/32"], "groups": ["dev"], "expires": "2099-01-01T00:00:00Z"}' ;;
+		b) out+="$sep"'{"name": "bob", "public_key": "'"${pub[b]}"'", "addresses": ["100.64.0.12/32"], "groups": ["dev"], "disabled": true}' ;;
+		d) out+="$sep"'{"name": "dave", "public_key": "'"${pub[d]}"'", "addresses": ["100.64.0.13/32"], "groups": ["dev"], "expires": "2020-01-01T00:00:00Z"}' ;;
+		e) out+="$sep"'{"name": "erin", "public_key": "'"${pub[e]}"'", "addresses": ["100.64.0.14/32"], "groups": ["dev"]}' ;;
+		esac
+		sep=', '
+	done
+	printf '%s]}\n' "$out" >"$f"
+}
+P=$LAB_TMP/policy.json
+policy "$P" a b d e
+"$WGXDP" policy check "$P" || lab_fail "policy check of the test policy"
+
+start_daemon() {
+	# nsenter execs wgxdp: the pid is the daemon's own, for kill -9
+	lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path gw)" "$WGXDP" run --wg "$GW" --policy "$P" \
+		--idle-timeout $IDLE
+	DAEMON=$LAB_PID
+	for _ in $(seq 50); do grep -q "public key" "$LAB_TMP/run.log" && return; sleep 0.1; done
+	cat "$LAB_TMP/run.log"; lab_fail "the daemon did not start"
+}
+has_peer() { lab_nsenter gw wg show "$GW" peers | grep -qx "$1"; }
+# first_ping C: the client's very first ping, one try, within 3 s (a retry would take 5 s)
+first_ping() { lab_nsenter "c$1" ping -c 1 -W 3 100.64.0.1 >/dev/null; }
+stat() { wgx gw peers --json | python3 -c "import json,sys; print(json.load(sys.stdin)['daemon']['$1'])"; }
+
+start_daemon
+t0=$(date +%s%N)
+first_ping a || { cat "$LAB_TMP/run.log"; lab_fail "alice's first ping did not get through"; }
+echo "ok: alice's first ping answered after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+has_peer "${pub[a]}" || lab_fail "no peer for alice"
+wgx gw peers | tee "$LAB_TMP/peers.txt"
+grep -q "^alice .*10.81.1.1:41001" "$LAB_TMP/peers.txt" || lab_fail "peers does not list alice at her endpoint"
+first_ping x && lab_fail "an unknown client got through"
+first_ping b && lab_fail "a disabled user got through"
+first_ping d && lab_fail "an expired user got through"
+for c in x b d; do has_peer "${pub[$c]}" && lab_fail "a peer was installed for c$c"; done
+echo "ok: unknown, disabled and expired users got no peer"
+expect_ge "unknown_key + unknown_cached" $(( $(stat unknown_key) + $(stat unknown_cached) )) 1
+expect_ge "disabled" "$(stat disabled)" 1
+expect_ge "expired" "$(stat expired)" 1
+expect_eq "installed" "$(stat installed)" 1
+
+# kill -9 and restart: the peer stays, the new daemon adopts it, nothing doubles.
+kill -9 "$DAEMON"; wait "$DAEMON" 2>/dev/null
+first_ping e && lab_fail "erin got in with no daemon running"
+start_daemon
+first_ping e || { cat "$LAB_TMP/run.log"; lab_fail "erin's first ping after the restart"; }
+expect_ge "adopted after kill -9" "$(stat adopted)" 1
+expect_eq "managed peers after restart" "$(wgx gw peers --json | python3 -c 'import json,sys; print(sorted(p["user"] for p in json.load(sys.stdin)["peers"]))')" "['alice', 'erin']"
+expect_eq "peers on the device" "$(lab_nsenter gw wg show "$GW" peers | wc -l)" 3
+
+# A broken reload keeps the old policy.
+cp "$P" "$LAB_TMP/good.json"
+echo '{"users": [' >"$P"
+kill -HUP "$DAEMON"; sleep 1.5
+grep -q "reload rejected" "$LAB_TMP/run.log" || lab_fail "the daemon did not reject the broken policy"
+has_peer "${pub[a]}" && has_peer "${pub[e]}" || lab_fail "a broken reload removed peers"
+echo "ok: broken reload rejected, the old policy stays"
+
+# A reload without erin removes her peer, and only hers.
+policy "$P" a b d
+kill -HUP "$DAEMON"; sleep 1.5
+has_peer "${pub[e]}" && lab_fail "erin's peer stayed after she left the policy"
+has_peer "${pub[a]}" || lab_fail "alice's peer went with erin's"
+expect_ge "removed_policy" "$(stat removed_policy)" 1
+
+# Idle: alice's peer goes after the timeout; her next handshake brings it back.
+sleep $((IDLE + 3))
+has_peer "${pub[a]}" && lab_fail "alice's idle peer was not removed after ${IDLE}s"
+expect_ge "removed_idle" "$(stat removed_idle)" 1
+has_peer "$hand" || lab_fail "the hand-configured peer was touched"
+echo "ok: the hand-configured peer is still there"
+lab_wg_peer ca "${LAB_ID}a" "$pg" remove	# a new session: the client's next handshake
+lab_wg_peer ca "${LAB_ID}a" "$pg" endpoint 10.81.1.2:51820 allowed-ips 100.64.0.0/24
+first_ping a || { cat "$LAB_TMP/run.log"; lab_fail "alice did not come back on her next handshake"; }
+echo "ok: alice is back"
+
+kill -TERM "$DAEMON"; wait "$DAEMON"
+rc=$?
+expect_eq "daemon exit on SIGTERM" "$rc" 0
+cat "$LAB_TMP/run.log"
+echo "jit_peers: all checks passed ($LAB_WG_IMPL WireGuard)"
