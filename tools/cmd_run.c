@@ -48,6 +48,7 @@ struct daemon {
 	uint8_t (*dev_keys)[WG_KEY_LEN];
 	unsigned int nr_dev_keys;
 	bool stats_dirty;
+	bool no_immediate;	/* no keepalive at install: the client's retry gets it */
 };
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -179,7 +180,7 @@ static int install(struct daemon *d, const struct wgx_user *u, const struct wgx_
 		memcpy(&p.endpoint.in4.sin_addr, ev->saddr, 4);
 		p.endpoint.in4.sin_port = ev->sport;
 	}
-	p.keepalive = KEEPALIVE_S;
+	p.keepalive = d->no_immediate ? 0 : KEEPALIVE_S;
 	p.allowed = u->addresses;
 	p.nr_allowed = u->nr_addresses;
 	err = wgx_wg_set_peers(d->wg_ifname, &p, 1);
@@ -195,7 +196,7 @@ static int install(struct daemon *d, const struct wgx_user *u, const struct wgx_
 	snprintf(rec.user, sizeof(rec.user), "%s", u->name);
 	snprintf(rec.wg_ifname, sizeof(rec.wg_ifname), "%s", d->wg_ifname);
 	rec.wg_ifindex = if_nametoindex(d->wg_ifname);
-	rec.flags = WGX_PEER_F_KEEPALIVE;
+	rec.flags = d->no_immediate ? 0 : WGX_PEER_F_KEEPALIVE;
 	rec.installed_ns = now_ns(CLOCK_REALTIME);
 	rec.expires_s = u->expires;
 	rec.idle_timeout_s = d->idle_timeout;
@@ -470,6 +471,7 @@ int cmd_run(int argc, char **argv)
 		{ "pin-dir", required_argument, NULL, 'd' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "api-rate", required_argument, NULL, 'A' },
+		{ "no-immediate", no_argument, NULL, 'N' },
 		{}
 	};
 	struct daemon d = { .pin_dir = wgx_pin_dir_default(), .idle_timeout = 600, .rate = 20,
@@ -507,6 +509,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'd':
 			d.pin_dir = optarg;
+			break;
+		case 'N':
+			d.no_immediate = true;
 			break;
 		default:
 			return wgx_usage("run", stderr);

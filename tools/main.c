@@ -45,7 +45,9 @@ static const struct wgx_cmd cmds[] = {
 	  "  SIGTERM/SIGINT stop, leaving the peers for the next start to adopt.\n"
 	  "  --peer-api URL   look unknown keys up at URL/<base64url key> (404 = unknown)\n"
 	  "  --rate N         initiations per second per source before any X25519 (default 20)\n"
-	  "  --api-rate N     peer API calls per second (default 50)\n" },
+	  "  --api-rate N     peer API calls per second (default 50)\n"
+	  "  --no-immediate   install without the keepalive that answers at once (the client\n"
+	  "                   then gets in on its retry, 5 s later; for comparison)\n" },
 	{ "peers", cmd_peers, "list the peers the daemon manages",
 	  "wgxdp peers [--json] [--pin-dir DIR]\n"
 	  "  User, key, endpoint, last handshake, rx/tx bytes, installed since and what would\n"

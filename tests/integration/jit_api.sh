@@ -1,0 +1,90 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# tiers: host vm
+# wgxdp run --peer-api: users come from an HTTP API (GET URL/<base64url key>, 404 = unknown),
+# served by a small server the test starts on loopback in the gateway's namespace. A user the
+# API knows gets in on the first attempt; an unknown key gets no peer, and its repeats cost no
+# further API call (negative cache); a disabled user gets nothing.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/lab.sh
+. tests/lib/wgx.sh
+lab_init
+wgx_init
+lab_require ping
+
+lab_netns gw
+for c in a b x; do lab_netns "c$c"; lab_veth "c$c" "c${c}u" gw "g${c}u"; done
+i=1
+for c in a b x; do
+	lab_addr "c$c" "c${c}u" "10.83.$i.1/24"
+	lab_addr gw "g${c}u" "10.83.$i.2/24"
+	wgx gw attach "g${c}u" --port 51820 >/dev/null || lab_fail "attach g${c}u"
+	i=$((i + 1))
+done
+kg=$(lab_genkey); pg=$(lab_pubkey "$kg")
+GW=${LAB_ID}g
+lab_wg gw "$GW" "$kg" 51820 100.64.0.1/24
+declare -A pub
+i=1
+for c in a b x; do
+	k=$(lab_genkey); pub[$c]=$(lab_pubkey "$k")
+	lab_wg "c$c" "${LAB_ID}$c" "$k" $((41000 + i)) "100.64.0.1$i/24"
+	lab_wg_peer "c$c" "${LAB_ID}$c" "$pg" endpoint "10.83.$i.2:51820" allowed-ips 100.64.0.0/24
+	i=$((i + 1))
+done
+
+# The policy file has the groups; the users live behind the API.
+cat >"$LAB_TMP/policy.json" <<J
+{"groups": {"dev": {"allow": ["10.10.0.0/16"]}}, "users": []}
+J
+python3 - "${pub[a]}" "${pub[b]}" >"$LAB_TMP/users.json" <<'PY'
+import base64, json, sys
+a, b = sys.argv[1:3]
+u = lambda k: base64.urlsafe_b64encode(base64.b64decode(k)).decode().rstrip("=")
+print(json.dumps({
+    u(a): {"name": "alice", "public_key": a, "addresses": ["100.64.0.11/32"], "groups": ["dev"]},
+    u(b): {"name": "bob", "public_key": b, "addresses": ["100.64.0.12/32"], "groups": ["dev"], "disabled": True},
+}))
+PY
+cat >"$LAB_TMP/api.py" <<'PY'
+import http.server, json, sys
+users = json.load(open(sys.argv[1]))
+log = open(sys.argv[2], "a", buffering=1)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        key = self.path.rsplit("/", 1)[-1]
+        log.write(key + "\n")
+        if not self.path.startswith("/v1/users/") or key not in users:
+            self.send_response(404); self.end_headers(); return
+        body = json.dumps(users[key]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", 8099), H).serve_forever()
+PY
+lab_spawn --log "$LAB_TMP/api.err" nsenter --net="$(lab_ns_path gw)" python3 "$LAB_TMP/api.py" "$LAB_TMP/users.json" "$LAB_TMP/api.log"
+for _ in $(seq 50); do lab_nsenter gw python3 -c 'import socket; socket.create_connection(("127.0.0.1", 8099), 1)' 2>/dev/null && break; sleep 0.1; done
+
+lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path gw)" "$WGXDP" run --wg "$GW" \
+	--policy "$LAB_TMP/policy.json" --peer-api http://127.0.0.1:8099/v1/users
+for _ in $(seq 50); do grep -q "public key" "$LAB_TMP/run.log" && break; sleep 0.1; done
+
+has_peer() { lab_nsenter gw wg show "$GW" peers | grep -qx "$1"; }
+b64url() { python3 -c 'import base64,sys; print(base64.urlsafe_b64encode(base64.b64decode(sys.argv[1])).decode().rstrip("="))' "$1"; }
+
+lab_nsenter ca ping -c 1 -W 3 100.64.0.1 >/dev/null || { cat "$LAB_TMP/run.log"; lab_fail "alice (from the API) did not get in on her first attempt"; }
+has_peer "${pub[a]}" || lab_fail "no peer for alice"
+echo "ok: alice, known to the API, got in on her first attempt"
+lab_nsenter cb ping -c 1 -W 3 100.64.0.1 >/dev/null && lab_fail "bob (disabled in the API) got in"
+has_peer "${pub[b]}" && lab_fail "a peer for disabled bob"
+# The unknown client tries for 8 s: several initiations, one API call.
+lab_nsenter cx ping -c 1 -W 8 100.64.0.1 >/dev/null && lab_fail "an unknown key got in"
+has_peer "${pub[x]}" && lab_fail "a peer for the unknown key"
+calls=$(grep -c "^$(b64url "${pub[x]}")$" "$LAB_TMP/api.log")
+expect_eq "API calls for the unknown key over its retries" "$calls" 1
+stats=$(wgx gw peers --json)
+echo "$stats" | python3 -c 'import json,sys; d=json.load(sys.stdin)["daemon"]; print(d); assert d["unknown_key"] == 1 and d["unknown_cached"] >= 1 and d["disabled"] >= 1 and d["installed"] == 1, d' || lab_fail "daemon counters"
+echo "jit_api: all checks passed ($LAB_WG_IMPL WireGuard)"
