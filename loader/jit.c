@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <bpf/bpf.h>
 
 #include "loader/jit.h"
@@ -351,4 +352,96 @@ int wgx_jit_stats_write(const struct wgx_jit_maps *m, const struct wgx_jit_stats
 	__u32 k = 0;
 
 	return bpf_map_update_elem(m->stats_fd, &k, s, BPF_ANY) ? -errno : 0;
+}
+
+int wgx_reinject_open(int *fd4, int *fd6)
+{
+	*fd4 = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (*fd4 < 0)
+		return -errno;
+	/* IPPROTO_RAW on AF_INET6 means the header is ours (Linux >= 4.5) */
+	*fd6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (*fd6 < 0) {
+		int err = -errno;
+
+		close(*fd4);
+		*fd4 = -1;
+		return err;
+	}
+	return 0;
+}
+
+static uint32_t csum_add(uint32_t sum, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+int wgx_reinject(int fd4, int fd6, const struct wgx_hs_event *ev)
+{
+	uint8_t pkt[40 + 8 + WG_LEN_INITIATION] = {};
+	size_t ulen = 8 + WG_LEN_INITIATION, hlen = ev->family == 6 ? 40 : 20;
+	uint8_t *ip = pkt, *udp = pkt + hlen;
+	union {
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} dst = {};
+	uint32_t sum = 0;
+	uint16_t c;
+	ssize_t n;
+
+	memcpy(udp, &ev->sport, 2);
+	memcpy(udp + 2, &ev->dport, 2);
+	udp[4] = ulen >> 8;
+	udp[5] = ulen & 0xff;
+	memcpy(udp + 8, ev->msg, WG_LEN_INITIATION);
+	if (ev->family == 6) {
+		ip[0] = 0x60;
+		ip[4] = ulen >> 8;
+		ip[5] = ulen & 0xff;
+		ip[6] = IPPROTO_UDP;
+		ip[7] = 64;
+		memcpy(ip + 8, ev->saddr, 16);
+		memcpy(ip + 24, ev->daddr, 16);
+		/* the UDP checksum is mandatory over IPv6: pseudo-header, then the datagram */
+		sum = csum_add(sum, ev->saddr, 16);
+		sum = csum_add(sum, ev->daddr, 16);
+		sum += ulen + IPPROTO_UDP;
+		sum = csum_add(sum, udp, ulen);
+		c = csum_fold(sum);
+		c = c ? c : 0xffff;
+		udp[6] = c >> 8;
+		udp[7] = c & 0xff;
+		dst.in6.sin6_family = AF_INET6;
+		memcpy(&dst.in6.sin6_addr, ev->daddr, 16);
+		n = sendto(fd6, pkt, hlen + ulen, 0, (struct sockaddr *)&dst.in6, sizeof(dst.in6));
+	} else {
+		ip[0] = 0x45;
+		ip[2] = (hlen + ulen) >> 8;
+		ip[3] = (hlen + ulen) & 0xff;
+		ip[8] = 64;
+		ip[9] = IPPROTO_UDP;
+		memcpy(ip + 12, ev->saddr, 4);
+		memcpy(ip + 16, ev->daddr, 4);
+		/* the kernel fills the IPv4 header checksum; UDP checksum 0 = none */
+		dst.in4.sin_family = AF_INET;
+		memcpy(&dst.in4.sin_addr, ev->daddr, 4);
+		n = sendto(fd4, pkt, hlen + ulen, 0, (struct sockaddr *)&dst.in4, sizeof(dst.in4));
+	}
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)(hlen + ulen) ? 0 : -EIO;
 }

@@ -50,4 +50,12 @@ void wgx_jit_maps_close(struct wgx_jit_maps *m);
 int wgx_jit_stats_read(const struct wgx_jit_maps *m, struct wgx_jit_stats *s);
 int wgx_jit_stats_write(const struct wgx_jit_maps *m, const struct wgx_jit_stats *s);
 
+/*
+ * Re-inject a captured initiation to the local WireGuard port, with the client's address and
+ * port as source (raw sockets; the packet goes through loopback), so that WireGuard answers
+ * the client's own first attempt once its peer exists. fd4/fd6: from wgx_reinject_open.
+ */
+int wgx_reinject_open(int *fd4, int *fd6);
+int wgx_reinject(int fd4, int fd6, const struct wgx_hs_event *ev);
+
 #endif /* WGXDP_JIT_H */

@@ -3,8 +3,8 @@
  * wgxdp run: the just-in-time peer daemon. Reads handshake initiations from the uplink ring
  * buffer, recovers the initiator's static key (Noise IK, first message), looks the user up
  * in the policy (file, or peer API) and installs the peer at once with the initiation's
- * source as endpoint and a persistent keepalive, so that the gateway handshakes toward the
- * client straight away. Removes idle, expired, disabled and removed users' peers. The set of
+ * source as endpoint, then hands the initiation to WireGuard again so that it answers the
+ * client's first attempt. Removes idle, expired, disabled and removed users' peers. The set of
  * peers it installed lives in the pinned map wgx_peers, so a restart adopts them.
  */
 #include <arpa/inet.h>
@@ -29,7 +29,7 @@
 #include "loader/wgdev.h"
 #include "tools/wgxdp.h"
 
-#define KEEPALIVE_S		25	/* makes the gateway initiate toward the new peer at once */
+#define KEEPALIVE_S		25	/* --answer keepalive: the gateway initiates at once */
 #define UNKNOWN_TTL_NS		(60ull * 1000000000ull)
 #define SWEEP_MS		1000
 
@@ -48,7 +48,8 @@ struct daemon {
 	uint8_t (*dev_keys)[WG_KEY_LEN];
 	unsigned int nr_dev_keys;
 	bool stats_dirty;
-	bool no_immediate;	/* no keepalive at install: the client's retry gets it */
+	enum { ANSWER_REINJECT, ANSWER_KEEPALIVE, ANSWER_NONE } answer;
+	int raw4, raw6;		/* for ANSWER_REINJECT */
 };
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -180,7 +181,7 @@ static int install(struct daemon *d, const struct wgx_user *u, const struct wgx_
 		memcpy(&p.endpoint.in4.sin_addr, ev->saddr, 4);
 		p.endpoint.in4.sin_port = ev->sport;
 	}
-	p.keepalive = d->no_immediate ? 0 : KEEPALIVE_S;
+	p.keepalive = d->answer == ANSWER_KEEPALIVE ? KEEPALIVE_S : 0;
 	p.allowed = u->addresses;
 	p.nr_allowed = u->nr_addresses;
 	err = wgx_wg_set_peers(d->wg_ifname, &p, 1);
@@ -196,7 +197,7 @@ static int install(struct daemon *d, const struct wgx_user *u, const struct wgx_
 	snprintf(rec.user, sizeof(rec.user), "%s", u->name);
 	snprintf(rec.wg_ifname, sizeof(rec.wg_ifname), "%s", d->wg_ifname);
 	rec.wg_ifindex = if_nametoindex(d->wg_ifname);
-	rec.flags = d->no_immediate ? 0 : WGX_PEER_F_KEEPALIVE;
+	rec.flags = d->answer == ANSWER_KEEPALIVE ? WGX_PEER_F_KEEPALIVE : 0;
 	rec.installed_ns = now_ns(CLOCK_REALTIME);
 	rec.expires_s = u->expires;
 	rec.idle_timeout_s = d->idle_timeout;
@@ -208,6 +209,17 @@ static int install(struct daemon *d, const struct wgx_user *u, const struct wgx_
 		      strerror(errno));
 	dev_add(d, u->public_key);
 	d->st.installed++;
+	/*
+	 * Answer the client's own first attempt: hand its initiation to WireGuard again now that
+	 * the peer exists. Had WireGuard not yet read the original, the copy is a replay of the
+	 * same timestamp and is ignored; the gateway never initiates, so handshakes cannot cross.
+	 */
+	if (d->answer == ANSWER_REINJECT) {
+		err = wgx_reinject(d->raw4, d->raw6, ev);
+		if (err)
+			logf_("re-inject the initiation of %s: %s (the client's retry gets in)",
+			      u->name, strerror(-err));
+	}
 	logf_("installed %s (%s) at %s on %s", u->name, k64, ep, d->wg_ifname);
 	return 0;
 }
@@ -471,11 +483,11 @@ int cmd_run(int argc, char **argv)
 		{ "pin-dir", required_argument, NULL, 'd' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "api-rate", required_argument, NULL, 'A' },
-		{ "no-immediate", no_argument, NULL, 'N' },
+		{ "answer", required_argument, NULL, 'N' },
 		{}
 	};
 	struct daemon d = { .pin_dir = wgx_pin_dir_default(), .idle_timeout = 600, .rate = 20,
-			    .burst = 5, .api_rate = 50, .maps = { -1, -1 } };
+			    .burst = 5, .api_rate = 50, .maps = { -1, -1 }, .raw4 = -1, .raw6 = -1 };
 	struct wgx_wg_device *dev = NULL;
 	struct pollfd pfd[3];
 	struct itimerspec its = { .it_interval = { SWEEP_MS / 1000, SWEEP_MS % 1000 * 1000000l },
@@ -511,7 +523,17 @@ int cmd_run(int argc, char **argv)
 			d.pin_dir = optarg;
 			break;
 		case 'N':
-			d.no_immediate = true;
+			if (!strcmp(optarg, "reinject")) {
+				d.answer = ANSWER_REINJECT;
+			} else if (!strcmp(optarg, "keepalive")) {
+				d.answer = ANSWER_KEEPALIVE;
+			} else if (!strcmp(optarg, "none")) {
+				d.answer = ANSWER_NONE;
+			} else {
+				wgx_err("run", "--answer %s: expected reinject, keepalive or none",
+					optarg);
+				return 2;
+			}
 			break;
 		default:
 			return wgx_usage("run", stderr);
@@ -551,6 +573,13 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	wgx_jit_stats_read(&d.maps, &d.st);
+	if (d.answer == ANSWER_REINJECT) {
+		err = wgx_reinject_open(&d.raw4, &d.raw6);
+		if (err) {
+			logf_("raw sockets: %s: answering with a keepalive instead", strerror(-err));
+			d.answer = ANSWER_KEEPALIVE;
+		}
+	}
 	d.rl = wgx_table_new(16);
 	d.unknown_ep = wgx_table_new(16);
 	d.unknown_key = wgx_table_new(16);
@@ -574,9 +603,11 @@ int cmd_run(int argc, char **argv)
 		char pub[45];
 
 		wgx_key_to_base64(pub, d.noise.pub);
-		logf_("%s: public key %s, port %u, idle timeout %us%s%s", d.wg_ifname, pub,
-		      d.listen_port, d.idle_timeout, d.api_url ? ", peer API " : "",
-		      d.api_url ? d.api_url : "");
+		logf_("%s: public key %s, port %u, idle timeout %us, answer %s%s%s", d.wg_ifname,
+		      pub, d.listen_port, d.idle_timeout,
+		      d.answer == ANSWER_REINJECT ? "reinject" :
+		      d.answer == ANSWER_KEEPALIVE ? "keepalive" : "none",
+		      d.api_url ? ", peer API " : "", d.api_url ? d.api_url : "");
 	}
 	sweep(&d, true);
 	if (d.st.adopted)
@@ -628,6 +659,10 @@ out:
 		wgx_jit_stats_write(&d.maps, &d.st);
 	if (sfd >= 0)
 		close(sfd);
+	if (d.raw4 >= 0)
+		close(d.raw4);
+	if (d.raw6 >= 0)
+		close(d.raw6);
 	if (tfd >= 0)
 		close(tfd);
 	wgx_events_close(d.events);

@@ -46,8 +46,10 @@ static const struct wgx_cmd cmds[] = {
 	  "  --peer-api URL   look unknown keys up at URL/<base64url key> (404 = unknown)\n"
 	  "  --rate N         initiations per second per source before any X25519 (default 20)\n"
 	  "  --api-rate N     peer API calls per second (default 50)\n"
-	  "  --no-immediate   install without the keepalive that answers at once (the client\n"
-	  "                   then gets in on its retry, 5 s later; for comparison)\n" },
+	  "  --answer reinject   answer the client's first attempt by handing its captured\n"
+	  "                      initiation to WireGuard again once the peer exists (default)\n"
+	  "  --answer keepalive  install with a persistent keepalive: the gateway initiates\n"
+	  "  --answer none       install only: the client gets in on its retry, 5 s later\n" },
 	{ "peers", cmd_peers, "list the peers the daemon manages",
 	  "wgxdp peers [--json] [--pin-dir DIR]\n"
 	  "  User, key, endpoint, last handshake, rx/tx bytes, installed since and what would\n"

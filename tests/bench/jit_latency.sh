@@ -1,0 +1,76 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# Time from a client's first initiation to its first packet through the tunnel, with the
+# daemon's immediate answer (re-injecting the initiation) and without it (--answer none: the client
+# gets in on its retry, REKEY_TIMEOUT = 5 s later). Each connect is a client with a new key:
+# its first ping queues behind the handshake, so ping's first RTT is exactly that time.
+# JIT_CONNECTS (default 100) with the answer, JIT_CONNECTS_SLOW (default 5) without it.
+# Every connect comes from the same source address, faster than the daemon's default
+# per-source limit (20/s), so the limit is raised here (--rate).
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/lab.sh
+. tests/lib/wgx.sh
+lab_init
+wgx_init
+lab_require ping
+N=${JIT_CONNECTS:-100}
+NS=${JIT_CONNECTS_SLOW:-5}
+
+lab_netns gw
+lab_netns cl
+lab_veth cl clu gw gwu
+lab_addr cl clu 10.85.0.1/24
+lab_addr gw gwu 10.85.0.2/24
+wgx gw attach gwu --port 51820 >/dev/null || lab_fail "attach"
+kg=$(lab_genkey); pg=$(lab_pubkey "$kg")
+GW=${LAB_ID}g
+CL=${LAB_ID}c
+lab_wg gw "$GW" "$kg" 51820 100.64.0.1/16
+lab_wg cl "$CL" "$(lab_genkey)" 41000
+addr() { echo "100.64.$(($1 / 250 + 1)).$(($1 % 250 + 2))"; }
+keys=() users=()
+for ((i = 0; i < N + NS; i++)); do
+	k=$(lab_genkey); keys+=("$k")
+	users+=("{\"name\": \"u$i\", \"public_key\": \"$(lab_pubkey "$k")\", \"addresses\": [\"$(addr "$i")/32\"], \"groups\": []}")
+done
+( IFS=,; printf '{"groups": {}, "users": [%s]}\n' "${users[*]}" ) >"$LAB_TMP/policy.json"
+
+daemon() {
+	lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path gw)" "$WGXDP" run \
+		--wg "$GW" --policy "$LAB_TMP/policy.json" --rate 10000 "$@"
+	DAEMON=$LAB_PID
+	for _ in $(seq 50); do grep -q "public key" "$LAB_TMP/run.log" && return; sleep 0.1; done
+	cat "$LAB_TMP/run.log"; lab_fail "daemon did not start"
+}
+
+# connect I: the client takes key I, forgets its session, pings once; prints the RTT in ms
+connect() {
+	printf '%s\n' "${keys[$1]}" >"$LAB_TMP/k"
+	lab_nsenter cl wg set "$CL" private-key "$LAB_TMP/k" peer "$pg" remove
+	lab_nsenter cl wg set "$CL" peer "$pg" endpoint 10.85.0.2:51820 allowed-ips 100.64.0.1/32
+	lab_nsenter cl ip addr flush dev "$CL"
+	lab_nsenter cl ip addr add "$(addr "$1")/32" dev "$CL"
+	lab_nsenter cl ip route add 100.64.0.1/32 dev "$CL"
+	lab_nsenter cl ping -c 1 -W 12 100.64.0.1 | sed -n 's/.*time=\([0-9.]*\) ms/\1/p'
+}
+
+pct() {	# pct FILE P: the P-th percentile of the numbers in FILE
+	sort -n "$1" | awk -v p="$2" '{ a[NR] = $1 } END { i = int((NR * p + 99) / 100); if (i < 1) i = 1; print a[i] }'
+}
+
+[ -n "${JIT_PCAP:-}" ] && { lab_spawn --log /dev/null nsenter --net="$(lab_ns_path gw)" tcpdump -i gwu -n -tt -l udp -w "$JIT_PCAP"; sleep 0.5; }
+daemon
+for ((i = 0; i < N; i++)); do connect "$i"; done >"$LAB_TMP/fast"
+lab_reap "$DAEMON"
+daemon --answer none
+for ((i = N; i < N + NS; i++)); do connect "$i"; done >"$LAB_TMP/slow"
+[ -n "${JIT_VERBOSE:-}" ] && tr "\n" " " <"$LAB_TMP/slow" && echo
+lab_reap "$DAEMON"
+
+[ -n "${JIT_VERBOSE:-}" ] && tr "\n" " " <"$LAB_TMP/fast" && echo
+got=$(wc -l <"$LAB_TMP/fast"); gots=$(wc -l <"$LAB_TMP/slow")
+echo "jit_latency: $LAB_WG_IMPL WireGuard gateway; first initiation to first packet through the tunnel"
+echo "jit_latency: immediate answer: $got of $N connects: p50 $(pct "$LAB_TMP/fast" 50) ms, p99 $(pct "$LAB_TMP/fast" 99) ms, max $(pct "$LAB_TMP/fast" 100) ms (targets p50 < 10, p99 < 50)"
+echo "jit_latency: without it:       $gots of $NS connects: p50 $(pct "$LAB_TMP/slow" 50) ms, p99 $(pct "$LAB_TMP/slow" 99) ms"
+[ "$got" = "$N" ] && [ "$gots" = "$NS" ]
