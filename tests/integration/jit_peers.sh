@@ -15,7 +15,7 @@ lab_init
 wgx_init
 lab_require ping
 
-IDLE=15
+IDLE=30
 lab_netns gw
 for c in a b d e x; do lab_netns "c$c"; lab_veth "c$c" "c${c}u" gw "g${c}u"; done
 i=1
