@@ -49,6 +49,7 @@ PT_SRCS    := $(wildcard tests/prog_tests/*.c)
 PT_OBJS    := $(patsubst tests/prog_tests/%.c,$(BUILD)/prog_tests/%.o,$(PT_SRCS))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+UNIT_TOOLS := $(BUILD)/unit/wgdev_tool
 BENCH_BPF  := $(BUILD)/bench_pass.skel.h
 BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
@@ -58,7 +59,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .PHONY: all deps test test-all test-host test-unit test-progs test-integration vmtest bench demo \
 	install uninstall clean vmlinux check-deps
 
-all: check-deps $(BUILD)/wgxdp $(BUILD)/test_progs $(UNIT_BINS) $(BENCH_BINS)
+all: check-deps $(BUILD)/wgxdp $(BUILD)/test_progs $(UNIT_BINS) $(UNIT_TOOLS) $(BENCH_BINS)
 
 check-deps:
 	@tools/deps.sh --check

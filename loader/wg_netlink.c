@@ -180,7 +180,6 @@ static bool put_allowed(struct nlmsghdr *nlh, size_t budget, const struct wgx_pr
 static enum put_result put_peer(struct nlmsghdr *nlh, size_t budget, const struct wgx_wg_peer *p,
 				const uint8_t *remove_key, struct set_cursor *c)
 {
-	static const uint8_t zero_key[WG_KEY_LEN];
 	struct nlattr *nest, *ips;
 	const struct sockaddr *sa;
 	unsigned int put = 0;
@@ -202,11 +201,12 @@ static enum put_result put_peer(struct nlmsghdr *nlh, size_t budget, const struc
 		sa = &p->endpoint.sa;
 		if (!mnl_attr_put_u32_check(nlh, budget, WGPEER_A_FLAGS,
 					    WGPEER_F_REPLACE_ALLOWEDIPS) ||
-		    /* An all-zero preshared key is no preshared key. */
-		    !mnl_attr_put_check(nlh, budget, WGPEER_A_PRESHARED_KEY, WG_KEY_LEN,
-					p->has_psk ? p->psk : zero_key) ||
 		    !mnl_attr_put_u16_check(nlh, budget, WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL,
 					    p->keepalive))
+			goto cancel;
+		/* An all-zero preshared key removes it. */
+		if (p->has_psk &&
+		    !mnl_attr_put_check(nlh, budget, WGPEER_A_PRESHARED_KEY, WG_KEY_LEN, p->psk))
 			goto cancel;
 		if (sa->sa_family == AF_INET &&
 		    !mnl_attr_put_check(nlh, budget, WGPEER_A_ENDPOINT, sizeof(struct sockaddr_in),

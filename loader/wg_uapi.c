@@ -211,9 +211,11 @@ int wgx_uapi_format_set(const struct wgx_wg_peer *peers,
 		p = &peers[i];
 		key_to_hex(hex, p->public_key);
 		fprintf(f, "public_key=%s\n", hex);
-		/* An all-zero preshared key is no preshared key. */
-		key_to_hex(hex, p->has_psk ? p->psk : zero_key);
-		fprintf(f, "preshared_key=%s\n", hex);
+		if (p->has_psk) {
+			/* An all-zero preshared key removes it. */
+			key_to_hex(hex, p->psk);
+			fprintf(f, "preshared_key=%s\n", hex);
+		}
 		if (p->endpoint.sa.sa_family) {
 			ret = wgx_format_endpoint(&p->endpoint, addr, sizeof(addr));
 			if (ret)

@@ -50,19 +50,38 @@ struct wgx_wg_device {
 	unsigned int nr_peers;
 };
 
-/* Which backend serves ifname: -ENODEV if no such interface, -EOPNOTSUPP if not WireGuard. */
+/*
+ * Which backend serves ifname: -ENODEV if no such interface, -EOPNOTSUPP if not WireGuard.
+ * The interface is looked up in the caller's network namespace, but the UAPI socket path is
+ * global: for wireguard-go in another namespace, run in that namespace (nsenter --net=).
+ */
 int wgx_wg_backend_of(const char *ifname, enum wgx_wg_backend *out);
 
-/* Read the whole device, private key included (needs CAP_NET_ADMIN). */
+/*
+ * Read the whole device, private key included (needs CAP_NET_ADMIN). The UAPI does not report
+ * the device's public key: it is derived from the private key (all zero when there is none).
+ * Free with wgx_wg_device_free (which wipes the private key).
+ */
 int wgx_wg_get_device(const char *ifname, struct wgx_wg_device **out);
 void wgx_wg_device_free(struct wgx_wg_device *dev);
 
 /*
  * Add or update peers (allowed IPs replaced, endpoint, psk, keepalive as given).
  * Many peers are split over as many netlink messages as the kernel needs.
+ * Exactly: allowed IPs are replaced by peers[i].allowed (none = none); the preshared key is
+ * set to psk when has_psk (an all-zero psk removes it) and left as it is otherwise; keepalive
+ * is set (0 = off); the endpoint is set when its sa_family is AF_INET or AF_INET6 and left as
+ * it is when 0. So a peer read by wgx_wg_get_device writes back unchanged, and a new peer
+ * without has_psk has none. last_handshake_sec and the byte counts are ignored.
+ * Peers are checked before anything is sent (-EINVAL for a bad prefix, -EAFNOSUPPORT for an
+ * endpoint of another family); a failure midway (netlink: one message refused) leaves the
+ * peers of the messages before it applied.
  */
 int wgx_wg_set_peers(const char *ifname, const struct wgx_wg_peer *peers, unsigned int nr);
-/* Remove peers by public key. */
+/*
+ * Remove peers by public key; a key the interface does not have is no error. The kernel waits
+ * for an RCU grace period for each removed peer.
+ */
 int wgx_wg_remove_peers(const char *ifname, const uint8_t (*keys)[WG_KEY_LEN], unsigned int nr);
 
 #endif /* WGXDP_WGDEV_H */
