@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # The lab demo (`make demo`): a self-contained gateway in network namespaces with real
 # WireGuard peers (the kernel's if it has WireGuard, else wireguard-go), the uplink XDP
-# program attached in front of it, a client's handshake, the counters and the event.
+# program attached in front of it, a client's handshake, the counters and the event; then a
+# second client that the gateway has never heard of connects just in time through `wgxdp run`.
 # Everything it creates is removed when it ends.
 set -u
 cd "$(dirname "$0")/.."
@@ -19,10 +20,15 @@ gw() { printf '$ wgxdp %s\n' "$*"; wgx gw "$@"; }
 step "A gateway and a client in two network namespaces, joined by a veth pair"
 lab_netns gw
 lab_netns client
+lab_netns laptop
 lab_veth client eth0c gw eth0g
+lab_veth laptop eth0l gw eth1g
 lab_addr client eth0c 192.0.2.2/24 2001:db8::2/64
 lab_addr gw eth0g 192.0.2.1/24 2001:db8::1/64
+lab_addr laptop eth0l 198.51.100.2/24
+lab_addr gw eth1g 198.51.100.1/24
 echo "client 192.0.2.2 <-> gateway 192.0.2.1 (uplink eth0g), IPv6 2001:db8::/64"
+echo "laptop 198.51.100.2 <-> gateway 198.51.100.1 (uplink eth1g)"
 
 step "wgxdp attach: the uplink XDP program in front of the gateway's WireGuard port"
 gw attach eth0g --port 51820 || lab_fail "attach"
@@ -56,7 +62,33 @@ gw status
 step "The maps are pinned in bpffs: bpftool shows them with field names"
 show bpftool map dump pinned "$WGXDP_PIN_DIR/wgx_ifaces"
 
-step "wgxdp detach: the program and the pins go"
+step "Just in time: the gateway has no peer for the laptop, only a policy that names its key"
+gw attach eth1g --port 51820 >/dev/null || lab_fail "attach eth1g"
+kl=$(lab_genkey); pl=$(lab_pubkey "$kl")
+lab_wg laptop "${LAB_ID}l" "$kl" 40001 100.64.0.3/24
+lab_wg_peer laptop "${LAB_ID}l" "$pg" endpoint 198.51.100.1:51820 allowed-ips 100.64.0.0/24
+cat >"$LAB_TMP/policy.json" <<J
+{
+  "groups": {"dev": {"allow": ["10.10.0.0/16", {"cidr": "10.20.1.5/32", "proto": "tcp", "ports": "22"}]}},
+  "users": [{"name": "laptop-carol", "public_key": "$pl", "addresses": ["100.64.0.3/32"],
+             "groups": ["dev"], "expires": "2099-01-01T00:00:00Z"}]
+}
+J
+cat "$LAB_TMP/policy.json"
+gw policy check "$LAB_TMP/policy.json"
+echo "peers on the gateway before:"; lab_nsenter gw wg show "${LAB_ID}g" peers
+lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path gw)" "$WGXDP" run --wg "${LAB_ID}g" \
+	--policy "$LAB_TMP/policy.json"
+for _ in $(seq 50); do grep -q "public key" "$LAB_TMP/run.log" && break; sleep 0.1; done
+echo "$ wgxdp run --wg ${LAB_ID}g --policy policy.json &"
+
+step "The laptop pings through the tunnel: its very first attempt gets through"
+show lab_nsenter laptop ping -c 2 -i 0.3 100.64.0.1 || lab_fail "the laptop did not get in"
+echo; echo "the daemon's log:"; cat "$LAB_TMP/run.log"
+gw peers
+
+step "wgxdp detach: the programs and the pins go"
+gw detach eth1g
 gw detach eth0g
 echo
 echo "demo: done"
