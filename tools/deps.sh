@@ -65,6 +65,9 @@ check_test() {
 	need_cmd xdp-loader xdp-tools
 	need_cmd tcpdump tcpdump
 	need_cmd python3 python3
+	need_cmd ping iputils-ping
+	need_cmd sysctl procps
+	need_cmd setpriv util-linux
 	need_cmd qemu-system-x86_64 qemu-system-x86
 	busybox_static || missing+=(busybox-static)
 	need_cmd cpio cpio
