@@ -20,22 +20,29 @@ lab_veth a va b vb
 lab_addr a va 10.79.0.1/24
 lab_addr b vb 10.79.0.2/24
 
-# udp_reaches PORT: does a datagram from a to b:PORT arrive?
+# udp_reaches PORT: does a datagram from a to b:PORT arrive? The listener says when it is
+# bound (python starts slowly under the VM's emulation), the sender tries for a few seconds.
 udp_reaches() {
-	local port=$1
-	lab_nsenter b python3 - "$port" >"$LAB_TMP/rx" 2>&1 <<'PY' &
+	local port=$1 pid i
+	rm -f "$LAB_TMP/rx"
+	lab_nsenter b python3 - "$port" "$LAB_TMP/rx" <<'PY' &
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("10.79.0.2", int(sys.argv[1])))
-s.settimeout(2)
+s.settimeout(4)
+open(sys.argv[2], "w").write("ready\n")
 try:
-    s.recvfrom(100); print("got")
+    s.recvfrom(100); r = "got"
 except socket.timeout:
-    print("timeout")
+    r = "timeout"
+open(sys.argv[2], "a").write(r + "\n")
 PY
-	local pid=$!
-	sleep 0.3
-	lab_nsenter a python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b'x', ('10.79.0.2', $port)) for _ in range(3)]"
+	pid=$!
+	for ((i = 0; i < 100; i++)); do grep -q ready "$LAB_TMP/rx" 2>/dev/null && break; sleep 0.1; done
+	lab_nsenter a python3 -c "import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(10):
+    s.sendto(b'x', ('10.79.0.2', $port)); time.sleep(0.2)"
 	wait "$pid"
 	grep -q got "$LAB_TMP/rx"
 }
