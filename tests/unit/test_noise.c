@@ -20,20 +20,7 @@
 #include "loader/noise.h"
 #include "wg_initiator.h"
 
-static int passed, failed;
-
-#define CHECK(cond, fmt, ...)                                                                   \
-	({                                                                                      \
-		bool __ok = (cond);                                                             \
-		if (__ok) {                                                                     \
-			passed++;                                                               \
-		} else {                                                                        \
-			failed++;                                                               \
-			fprintf(stderr, "FAIL %s:%d: " fmt "\n", __func__, __LINE__,            \
-				##__VA_ARGS__);                                                 \
-		}                                                                               \
-		__ok;                                                                           \
-	})
+#include "check.h"
 
 #define CHECK_RET(got, want, what)                                                              \
 	({                                                                                      \

@@ -16,20 +16,7 @@
 
 #include "loader/policy.h"
 
-static int passed, failed;
-
-#define CHECK(cond, fmt, ...)                                                                   \
-	({                                                                                      \
-		bool __ok = (cond);                                                             \
-		if (__ok) {                                                                     \
-			passed++;                                                               \
-		} else {                                                                        \
-			failed++;                                                               \
-			fprintf(stderr, "FAIL %s:%d: " fmt "\n", __func__, __LINE__,            \
-				##__VA_ARGS__);                                                 \
-		}                                                                               \
-		__ok;                                                                           \
-	})
+#include "check.h"
 
 /* Keys as wg genkey | wg pubkey printed them. */
 #define KA "XJoD3fiVsVXMCrimIUOpLSXolZG6RUZj10xat7txgUk="
