@@ -77,9 +77,7 @@ J
 cat "$LAB_TMP/policy.json"
 gw policy check "$LAB_TMP/policy.json"
 echo "peers on the gateway before:"; lab_nsenter gw wg show "${LAB_ID}g" peers
-lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path gw)" "$WGXDP" run --wg "${LAB_ID}g" \
-	--policy "$LAB_TMP/policy.json"
-for _ in $(seq 50); do grep -q "public key" "$LAB_TMP/run.log" && break; sleep 0.1; done
+wgx_daemon gw --wg "${LAB_ID}g" --policy "$LAB_TMP/policy.json"
 echo "$ wgxdp run --wg ${LAB_ID}g --policy policy.json &"
 
 step "The laptop pings through the tunnel: its very first attempt gets through"

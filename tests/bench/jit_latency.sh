@@ -36,13 +36,7 @@ for ((i = 0; i < N + NS; i++)); do
 done
 ( IFS=,; printf '{"groups": {}, "users": [%s]}\n' "${users[*]}" ) >"$LAB_TMP/policy.json"
 
-daemon() {
-	lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path gw)" "$WGXDP" run \
-		--wg "$GW" --policy "$LAB_TMP/policy.json" --rate 10000 "$@"
-	DAEMON=$LAB_PID
-	for _ in $(seq 50); do grep -q "public key" "$LAB_TMP/run.log" && return; sleep 0.1; done
-	cat "$LAB_TMP/run.log"; lab_fail "daemon did not start"
-}
+daemon() { wgx_daemon gw --wg "$GW" --policy "$LAB_TMP/policy.json" --rate 10000 "$@"; }
 
 # connect I: the client takes key I, forgets its session, pings once; prints the RTT in ms
 connect() {

@@ -68,9 +68,7 @@ PY
 lab_spawn --log "$LAB_TMP/api.err" nsenter --net="$(lab_ns_path gw)" python3 "$LAB_TMP/api.py" "$LAB_TMP/users.json" "$LAB_TMP/api.log"
 for _ in $(seq 50); do lab_nsenter gw python3 -c 'import socket; socket.create_connection(("127.0.0.1", 8099), 1)' 2>/dev/null && break; sleep 0.1; done
 
-lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path gw)" "$WGXDP" run --wg "$GW" \
-	--policy "$LAB_TMP/policy.json" --peer-api http://127.0.0.1:8099/v1/users
-for _ in $(seq 50); do grep -q "public key" "$LAB_TMP/run.log" && break; sleep 0.1; done
+wgx_daemon gw --wg "$GW" --policy "$LAB_TMP/policy.json" --peer-api http://127.0.0.1:8099/v1/users
 
 has_peer() { lab_nsenter gw wg show "$GW" peers | grep -qx "$1"; }
 b64url() { python3 -c 'import base64,sys; print(base64.urlsafe_b64encode(base64.b64decode(sys.argv[1])).decode().rstrip("="))' "$1"; }

@@ -40,10 +40,8 @@ cat >"$LAB_TMP/policy.json" <<J
  {"name": "one", "public_key": "$p1", "addresses": ["100.64.0.11/32"], "groups": []},
  {"name": "two", "public_key": "$p2", "addresses": ["100.64.0.12/32"], "groups": []}]}
 J
-lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path gw)" "$WGXDP" run --wg "$GW" \
-	--policy "$LAB_TMP/policy.json"
-for _ in $(seq 50); do grep -q "public key" "$LAB_TMP/run.log" && break; sleep 0.1; done
-stat() { wgx gw peers --json | python3 -c "import json,sys; print(json.load(sys.stdin)['daemon']['$1'])"; }
+wgx_daemon gw --wg "$GW" --policy "$LAB_TMP/policy.json"
+stat() { wgx_stat gw "$1"; }
 
 lab_nsenter c1 ping -c 1 -W 2 100.64.0.1 >/dev/null && lab_fail "a client with the wrong responder key got in"
 expect_ge "bad_mac1 (initiation made for another responder key)" "$(stat bad_mac1)" 1

@@ -60,18 +60,11 @@ P=$LAB_TMP/policy.json
 policy "$P" a b d e
 "$WGXDP" policy check "$P" || lab_fail "policy check of the test policy"
 
-start_daemon() {
-	# nsenter execs wgxdp: the pid is the daemon's own, for kill -9
-	lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path gw)" "$WGXDP" run --wg "$GW" --policy "$P" \
-		--idle-timeout $IDLE
-	DAEMON=$LAB_PID
-	for _ in $(seq 50); do grep -q "public key" "$LAB_TMP/run.log" && return; sleep 0.1; done
-	cat "$LAB_TMP/run.log"; lab_fail "the daemon did not start"
-}
+start_daemon() { wgx_daemon gw --wg "$GW" --policy "$P" --idle-timeout $IDLE; }
 has_peer() { lab_nsenter gw wg show "$GW" peers | grep -qx "$1"; }
 # first_ping C: the client's very first ping, one try, within 3 s (a retry would take 5 s)
 first_ping() { lab_nsenter "c$1" ping -c 1 -W 3 100.64.0.1 >/dev/null; }
-stat() { wgx gw peers --json | python3 -c "import json,sys; print(json.load(sys.stdin)['daemon']['$1'])"; }
+stat() { wgx_stat gw "$1"; }
 
 start_daemon
 t0=$(date +%s%N)

@@ -48,9 +48,7 @@ done
 ( IFS=,; printf '{"groups": {}, "users": [%s]}\n' "${users[*]}" ) >"$LAB_TMP/policy.json"
 "$WGXDP" policy check "$LAB_TMP/policy.json" || lab_fail "policy"
 
-lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path gw)" "$WGXDP" run --wg "$GW" \
-	--policy "$LAB_TMP/policy.json" --rate 10000
-for _ in $(seq 50); do grep -q "public key" "$LAB_TMP/run.log" && break; sleep 0.1; done
+wgx_daemon gw --wg "$GW" --policy "$LAB_TMP/policy.json" --rate 10000
 
 if [ "${WGXDP_TIER:-host}" = vm ]; then WAIT=${PING_WAIT:-30}; else WAIT=${PING_WAIT:-4}; fi
 echo "all $N clients ping at once (one echo request each, answered within $WAIT s)"

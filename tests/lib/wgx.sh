@@ -48,3 +48,21 @@ else:
 # expect_eq WHAT GOT WANT / expect_ge WHAT GOT MIN
 expect_eq() { [ "$2" = "$3" ] || lab_fail "$1: expected $3, got $2"; echo "ok: $1 = $2"; }
 expect_ge() { [ "$2" -ge "$3" ] 2>/dev/null || lab_fail "$1: expected >= $3, got $2"; echo "ok: $1 = $2 (>= $3)"; }
+
+# wgx_daemon NS ARGS...: `wgxdp run ARGS` in namespace NS, in the background, its log in
+# $LAB_TMP/run.log; returns once it is ready. DAEMON is its pid (nsenter execs wgxdp, so
+# kill -9 $DAEMON hits the daemon itself).
+wgx_daemon() {
+	local ns=$1
+	shift
+	lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path "$ns")" "$WGXDP" run "$@"
+	DAEMON=$LAB_PID
+	for _ in $(seq 100); do grep -q "public key" "$LAB_TMP/run.log" && return 0; sleep 0.1; done
+	cat "$LAB_TMP/run.log" >&2
+	lab_fail "wgxdp run $* did not start"
+}
+
+# wgx_stat NS FIELD: one of the daemon's counters (wgx_jit_stats) from `wgxdp peers --json`
+wgx_stat() {
+	wgx "$1" peers --json | python3 -c "import json,sys; print(json.load(sys.stdin)['daemon']['$2'])"
+}
