@@ -6,7 +6,8 @@
 # A known client gets in on its first attempt; unknown, disabled and expired users get
 # nothing; an idle peer goes and comes back on its next handshake; a hand-configured peer is
 # never touched; kill -9 and restart lose nothing; a reload that removes a user removes the
-# peer; a broken reload keeps the old policy.
+# peer; a broken reload keeps the old policy; a user's preshared key is installed; a user who
+# expires loses the peer.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/lab.sh
@@ -41,7 +42,12 @@ done
 hand=$(lab_pubkey "$(lab_genkey)")
 lab_wg_peer gw "$GW" "$hand" allowed-ips 100.64.0.99/32
 
-policy() {	# policy FILE USERS...: users from a=alice b=bob(disabled) d=dave(expired) e=erin
+# erin's client and the policy share a preshared key: her handshake needs the daemon to set it
+PSK=$(wg genpsk)
+printf '%s\n' "$PSK" >"$LAB_TMP/psk"
+lab_wg_peer ce "${LAB_ID}e" "$pg" psk "$LAB_TMP/psk"
+
+policy() {	# policy FILE USERS...: a=alice b=bob(disabled) d=dave(expired) e=erin(psk) A=alice expired
 	local f=$1 u sep= out
 	shift
 	out='{"groups": {"dev": {"allow": ["10.10.0.0/16", "fd00:10::/48"]}}, "users": ['
@@ -50,7 +56,8 @@ policy() {	# policy FILE USERS...: users from a=alice b=bob(disabled) d=dave(exp
 		a) out+="$sep"'{"name": "alice", "public_key": "'"${pub[a]}"'", "addresses": ["100.64.0.11/32"], "groups": ["dev"], "expires": "2099-01-01T00:00:00Z"}' ;;
 		b) out+="$sep"'{"name": "bob", "public_key": "'"${pub[b]}"'", "addresses": ["100.64.0.12/32"], "groups": ["dev"], "disabled": true}' ;;
 		d) out+="$sep"'{"name": "dave", "public_key": "'"${pub[d]}"'", "addresses": ["100.64.0.13/32"], "groups": ["dev"], "expires": "2020-01-01T00:00:00Z"}' ;;
-		e) out+="$sep"'{"name": "erin", "public_key": "'"${pub[e]}"'", "addresses": ["100.64.0.14/32"], "groups": ["dev"]}' ;;
+		e) out+="$sep"'{"name": "erin", "public_key": "'"${pub[e]}"'", "addresses": ["100.64.0.14/32"], "groups": ["dev"], "preshared_key": "'"$PSK"'"}' ;;
+		A) out+="$sep"'{"name": "alice", "public_key": "'"${pub[a]}"'", "addresses": ["100.64.0.11/32"], "groups": ["dev"], "expires": "2020-01-01T00:00:00Z"}' ;;
 		esac
 		sep=', '
 	done
@@ -87,7 +94,9 @@ expect_eq "installed" "$(stat installed)" 1
 kill -9 "$DAEMON"; wait "$DAEMON" 2>/dev/null
 first_ping e && lab_fail "erin got in with no daemon running"
 start_daemon
-first_ping e || { cat "$LAB_TMP/run.log"; lab_fail "erin's first ping after the restart"; }
+first_ping e || { cat "$LAB_TMP/run.log"; lab_fail "erin's first ping after the restart (with her preshared key)"; }
+psk_set=$(lab_nsenter gw wg show "$GW" preshared-keys | awk -v k="${pub[e]}" '$1 == k { print $2 }')
+expect_eq "erin's preshared key on the gateway" "$psk_set" "$PSK"
 expect_ge "adopted after kill -9" "$(stat adopted)" 1
 expect_eq "managed peers after restart" "$(wgx gw peers --json | python3 -c 'import json,sys; print(sorted(p["user"] for p in json.load(sys.stdin)["peers"]))')" "['alice', 'erin']"
 expect_eq "peers on the device" "$(lab_nsenter gw wg show "$GW" peers | wc -l)" 3
@@ -117,6 +126,13 @@ lab_wg_peer ca "${LAB_ID}a" "$pg" remove	# a new session: the client's next hand
 lab_wg_peer ca "${LAB_ID}a" "$pg" endpoint 10.81.1.2:51820 allowed-ips 100.64.0.0/24
 first_ping a || { cat "$LAB_TMP/run.log"; lab_fail "alice did not come back on her next handshake"; }
 echo "ok: alice is back"
+
+# alice's expiry moves into the past: her peer goes at the reload.
+policy "$P" A b d
+kill -HUP "$DAEMON"; sleep 1.5
+has_peer "${pub[a]}" && lab_fail "alice's peer stayed after she expired"
+grep -q "removing alice: expired" "$LAB_TMP/run.log" || lab_fail "the log does not say alice expired"
+echo "ok: an expired user's peer is removed"
 
 kill -TERM "$DAEMON"; wait "$DAEMON"
 rc=$?
