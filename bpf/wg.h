@@ -11,6 +11,16 @@ struct wg_class {
 	__u8 reason;	/* enum wgx_reason */
 };
 
+/* The 32-bit type word of a message of this type, as loaded from the packet (little-endian). */
+static __always_inline __u32 wg_type_word(__u8 type)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return type;
+#else
+	return (__u32)type << 24;
+#endif
+}
+
 static __always_inline enum wgx_class wg_type_class(__u8 type, __u32 len)
 {
 	switch (type) {
