@@ -785,23 +785,34 @@ static int parse_policy(struct ctx *c, json_t *root, struct wgx_policy *p)
 	return bad | ret ? -EINVAL : 0;
 }
 
+/* Parse JSON text; on a syntax error report line and column and return NULL (*ret set). */
+static json_t *load_json(struct ctx *c, const char *json, int *ret)
+{
+	json_error_t jerr;
+	char where[64];
+	json_t *root;
+
+	*ret = 0;
+	root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		strfmt(where, sizeof(where), "line %d, column %d", jerr.line, jerr.column);
+		*ret = fail(c, where, "%s", jerr.text);
+	}
+	return root;
+}
+
 int wgx_policy_load_string_errs(const char *json, struct wgx_policy **out,
 				struct wgx_policy_err *errs, unsigned int max_errs,
 				unsigned int *nr_errs)
 {
 	struct ctx c = { errs, max_errs, 0 };
 	struct wgx_policy *p;
-	json_error_t jerr;
 	json_t *root;
-	char where[64];
 	int ret;
 
 	*out = NULL;
-	root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		strfmt(where, sizeof(where), "line %d, column %d", jerr.line, jerr.column);
-		ret = fail(&c, where, "%s", jerr.text);
-	} else {
+	root = load_json(&c, json, &ret);
+	if (root) {
 		p = calloc(1, sizeof(*p));
 		ret = p ? parse_policy(&c, root, p) : -ENOMEM;
 		json_decref(root);
@@ -894,17 +905,13 @@ int wgx_user_from_json(const char *json, const struct wgx_policy *p, struct wgx_
 {
 	struct ctx c = { err, 1, 0 };
 	struct wgx_user *u;
-	json_error_t jerr;
 	json_t *root;
-	char where[64];
 	int ret;
 
 	*out = NULL;
-	root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		strfmt(where, sizeof(where), "line %d, column %d", jerr.line, jerr.column);
-		return fail(&c, where, "%s", jerr.text);
-	}
+	root = load_json(&c, json, &ret);
+	if (!root)
+		return ret;
 	u = calloc(1, sizeof(*u));
 	if (!u) {
 		json_decref(root);

@@ -262,3 +262,25 @@ int wgx_wg_remove_peers(const char *ifname, const uint8_t (*keys)[WG_KEY_LEN], u
 		return -EINVAL;
 	return set_or_remove(ifname, NULL, keys, nr);
 }
+
+/* public_key is the first member of struct wgx_wg_peer: compare peers or a bare key alike */
+#include <stddef.h>
+_Static_assert(offsetof(struct wgx_wg_peer, public_key) == 0, "public_key first");
+static int peer_keycmp(const void *a, const void *b)
+{
+	return memcmp(a, b, WG_KEY_LEN);
+}
+
+void wgx_wg_device_sort(struct wgx_wg_device *dev)
+{
+	if (dev->nr_peers > 1)
+		qsort(dev->peers, dev->nr_peers, sizeof(*dev->peers), peer_keycmp);
+}
+
+const struct wgx_wg_peer *wgx_wg_device_find(const struct wgx_wg_device *dev,
+					     const uint8_t key[WG_KEY_LEN])
+{
+	if (!dev->nr_peers)
+		return NULL;
+	return bsearch(key, dev->peers, dev->nr_peers, sizeof(*dev->peers), peer_keycmp);
+}

@@ -64,6 +64,10 @@ int wgx_wg_backend_of(const char *ifname, enum wgx_wg_backend *out);
  */
 int wgx_wg_get_device(const char *ifname, struct wgx_wg_device **out);
 void wgx_wg_device_free(struct wgx_wg_device *dev);
+/* Sort dev->peers by public key (once), then find one in O(log n); NULL if absent. */
+void wgx_wg_device_sort(struct wgx_wg_device *dev);
+const struct wgx_wg_peer *wgx_wg_device_find(const struct wgx_wg_device *dev,
+					     const uint8_t key[WG_KEY_LEN]);
 
 /*
  * Add or update peers (allowed IPs replaced, endpoint, psk, keepalive as given).

@@ -161,7 +161,6 @@ _Static_assert(sizeof(struct wgx_peer_rec) == 112, "wgx_peer_rec layout");
 struct wgx_jit_stats {
 	__u64 events;		/* initiations read from the ring buffer */
 	__u64 installed;	/* peers installed */
-	__u64 refreshed;	/* a managed peer's endpoint updated */
 	__u64 existing;		/* the key already has a peer (ours or by hand): nothing to do */
 	__u64 throttled;	/* source over its rate: dropped before any X25519 */
 	__u64 bad_mac1;		/* mac1 wrong: not for this interface */

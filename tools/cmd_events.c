@@ -25,19 +25,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static void fmt_addr(char *buf, size_t len, int family, const __u8 *a, __be16 port)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (family == 6) {
-		inet_ntop(AF_INET6, a, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(port));
-	} else {
-		inet_ntop(AF_INET, a, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, ntohs(port));
-	}
-}
-
 static int on_event(void *ctx, const struct wgx_hs_event *ev)
 {
 	struct ev_ctx *c = ctx;
@@ -45,17 +32,16 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 	__u64 real = wgx_mono_to_realtime(ev->ts_ns);
 	time_t t = real / 1000000000ull;
 	__u32 sender;
-	struct tm tm;
 
 	if (c->count && c->seen >= c->count)
 		return 1;
 	memcpy(&sender, ev->msg + 4, 4);	/* little-endian on the wire */
 	sender = le32toh(sender);
-	fmt_addr(src, sizeof(src), ev->family, ev->saddr, ev->sport);
-	fmt_addr(dst, sizeof(dst), ev->family, ev->daddr, ev->dport);
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%06lluZ",
+	wgx_fmt_endpoint(src, sizeof(src), ev->family, ev->saddr, ntohs(ev->sport));
+	wgx_fmt_endpoint(dst, sizeof(dst), ev->family, ev->daddr, ntohs(ev->dport));
+	wgx_fmt_time(ts, sizeof(ts), t);
+	/* with microseconds: ...:SS.uuuuuuZ */
+	snprintf(ts + strlen(ts) - 1, sizeof(ts) - strlen(ts) + 1, ".%06lluZ",
 		 (unsigned long long)(real % 1000000000ull) / 1000);
 	if_indextoname(ev->ifindex, ifname);
 	if (c->json) {

@@ -14,32 +14,14 @@
 #include "loader/wgdev.h"
 #include "tools/wgxdp.h"
 
-static void fmt_iso(char *buf, size_t len, int64_t s)
-{
-	time_t t = s;
-	struct tm tm;
-
-	if (!s) {
-		snprintf(buf, len, "never");
-		return;
-	}
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void fmt_sa(char *buf, size_t len, const struct wgx_endpoint *e)
 {
-	char ip[INET6_ADDRSTRLEN];
-
-	if (e->sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &e->in6.sin6_addr, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(e->in6.sin6_port));
-	} else if (e->sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &e->in4.sin_addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, ntohs(e->in4.sin_port));
-	} else {
-		snprintf(buf, len, "none");
-	}
+	if (e->sa.sa_family == AF_INET6)
+		wgx_fmt_endpoint(buf, len, 6, &e->in6.sin6_addr, ntohs(e->in6.sin6_port));
+	else if (e->sa.sa_family == AF_INET)
+		wgx_fmt_endpoint(buf, len, 4, &e->in4.sin_addr, ntohs(e->in4.sin_port));
+	else
+		wgx_fmt_endpoint(buf, len, 0, NULL, 0);
 }
 
 /* What removes the peer next: idle at a time, or the user's expiry, whichever is first. */
@@ -51,10 +33,10 @@ static void removal(char *buf, size_t len, const struct wgx_peer_rec *r, uint64_
 	char t[32];
 
 	if (r->expires_s && r->expires_s < idle_at) {
-		fmt_iso(t, sizeof(t), r->expires_s);
+		wgx_fmt_time(t, sizeof(t), r->expires_s);
 		snprintf(buf, len, "expires %s", t);
 	} else {
-		fmt_iso(t, sizeof(t), idle_at);
+		wgx_fmt_time(t, sizeof(t), idle_at);
 		snprintf(buf, len, "idle after %s (no handshake for %us)", t, r->idle_timeout_s);
 	}
 }
@@ -102,7 +84,6 @@ int cmd_peers(int argc, char **argv)
 	while (!err) {
 		const struct wgx_wg_peer *p = NULL;
 		char key64[45], ep[64] = "none", hs[32], since[32], rm[96];
-		unsigned int i;
 
 		k = next;
 		err = bpf_map_get_next_key(m.peers_fd, &k, &next);
@@ -112,16 +93,19 @@ int cmd_peers(int argc, char **argv)
 			wgx_wg_device_free(dev);
 			dev = NULL;
 			snprintf(dev_name, sizeof(dev_name), "%s", r.wg_ifname);
-			wgx_wg_get_device(dev_name, &dev);
+			if (!wgx_wg_get_device(dev_name, &dev))
+				wgx_wg_device_sort(dev);
 		}
-		for (i = 0; dev && i < dev->nr_peers; i++)
-			if (!memcmp(dev->peers[i].public_key, k.public_key, WG_KEY_LEN))
-				p = &dev->peers[i];
+		if (dev)
+			p = wgx_wg_device_find(dev, k.public_key);
 		wgx_key_to_base64(key64, k.public_key);
 		if (p)
 			fmt_sa(ep, sizeof(ep), &p->endpoint);
-		fmt_iso(hs, sizeof(hs), p ? p->last_handshake_sec : 0);
-		fmt_iso(since, sizeof(since), r.installed_ns / 1000000000ull);
+		if (p && p->last_handshake_sec)
+			wgx_fmt_time(hs, sizeof(hs), p->last_handshake_sec);
+		else
+			snprintf(hs, sizeof(hs), "never");
+		wgx_fmt_time(since, sizeof(since), r.installed_ns / 1000000000ull);
 		removal(rm, sizeof(rm), &r, p ? p->last_handshake_sec : 0);
 		if (json) {
 			json_array_append_new(arr, json_pack(
@@ -146,7 +130,7 @@ int cmd_peers(int argc, char **argv)
 		json_t *root = json_object(), *s = json_object();
 
 #define STAT(f) json_object_set_new(s, #f, json_integer(st.f))
-		STAT(events); STAT(installed); STAT(refreshed); STAT(existing); STAT(throttled);
+		STAT(events); STAT(installed); STAT(existing); STAT(throttled);
 		STAT(bad_mac1); STAT(not_for_us); STAT(bad_timestamp); STAT(unknown_key);
 		STAT(unknown_cached); STAT(disabled); STAT(expired); STAT(api_errors);
 		STAT(install_errors); STAT(removed_idle); STAT(removed_policy); STAT(adopted);

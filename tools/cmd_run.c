@@ -43,7 +43,7 @@ struct daemon {
 	struct wgx_jit_maps maps;
 	struct wgx_jit_stats st;
 	struct wgx_table *rl, *unknown_ep, *unknown_key;
-	uint64_t api_tokens, api_last;
+	uint64_t api_tokens, api_last;	/* the peer API's token bucket (tokens * 1e9) */
 	/* device snapshot from the last sweep: keys of every peer (ours or not) */
 	uint8_t (*dev_keys)[WG_KEY_LEN];
 	unsigned int nr_dev_keys;
@@ -83,14 +83,7 @@ static bool dev_has(const struct daemon *d, const uint8_t key[WG_KEY_LEN])
 	       bsearch(key, d->dev_keys, d->nr_dev_keys, WG_KEY_LEN, keycmp) != NULL;
 }
 
-static void fmt_ep(char *buf, size_t len, int family, const uint8_t *addr, uint16_t port)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
-	snprintf(buf, len, family == 6 ? "[%s]:%u" : "%s:%u", ip, port);
-}
-
+/* The keys of every peer on the device (ours or not), from a device sorted by key. */
 static void snapshot(struct daemon *d, const struct wgx_wg_device *dev)
 {
 	unsigned int i;
@@ -106,19 +99,66 @@ static void snapshot(struct daemon *d, const struct wgx_wg_device *dev)
 	for (i = 0; i < dev->nr_peers; i++)
 		memcpy(d->dev_keys[i], dev->peers[i].public_key, WG_KEY_LEN);
 	d->nr_dev_keys = dev->nr_peers;
-	qsort(d->dev_keys, d->nr_dev_keys, WG_KEY_LEN, keycmp);
+}
+
+/* Where key is, or would go, in the sorted snapshot. */
+static unsigned int dev_pos(const struct daemon *d, const uint8_t key[WG_KEY_LEN])
+{
+	unsigned int lo = 0, hi = d->nr_dev_keys;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (memcmp(d->dev_keys[mid], key, WG_KEY_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 static void dev_add(struct daemon *d, const uint8_t key[WG_KEY_LEN])
 {
 	uint8_t(*k)[WG_KEY_LEN];
+	unsigned int at;
 
 	k = realloc(d->dev_keys, ((size_t)d->nr_dev_keys + 1) * WG_KEY_LEN);
 	if (!k)
 		return;
 	d->dev_keys = k;
-	memcpy(d->dev_keys[d->nr_dev_keys++], key, WG_KEY_LEN);
-	qsort(d->dev_keys, d->nr_dev_keys, WG_KEY_LEN, keycmp);
+	at = dev_pos(d, key);
+	memmove(d->dev_keys[at + 1], d->dev_keys[at], (size_t)(d->nr_dev_keys - at) * WG_KEY_LEN);
+	memcpy(d->dev_keys[at], key, WG_KEY_LEN);
+	d->nr_dev_keys++;
+}
+
+static void dev_remove(struct daemon *d, const uint8_t key[WG_KEY_LEN])
+{
+	unsigned int at = dev_pos(d, key);
+
+	if (at == d->nr_dev_keys || memcmp(d->dev_keys[at], key, WG_KEY_LEN))
+		return;
+	memmove(d->dev_keys[at], d->dev_keys[at + 1],
+		(size_t)(d->nr_dev_keys - at - 1) * WG_KEY_LEN);
+	d->nr_dev_keys--;
+}
+
+/* One token bucket for all peer API calls: api_rate per second, burst api_rate. */
+static bool api_allow(struct daemon *d, uint64_t now)
+{
+	const uint64_t one = 1000000000ull, cap = (uint64_t)d->api_rate * one;
+
+	if (!d->api_last)
+		d->api_tokens = cap;
+	else if (now > d->api_last)
+		d->api_tokens += (now - d->api_last) * d->api_rate;
+	if (d->api_tokens > cap)
+		d->api_tokens = cap;
+	d->api_last = now;
+	if (d->api_tokens < one)
+		return false;
+	d->api_tokens -= one;
+	return true;
 }
 
 /* The peer API: one user object per key; 404 is unknown. Rate-limited. */
@@ -129,8 +169,7 @@ static int api_lookup(struct daemon *d, const uint8_t pub[WG_KEY_LEN], struct wg
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
 	int status, err;
 
-	if (!wgx_ratelimit_allow(d->rl, 0, (const uint8_t[16]){ 0xff }, now, d->api_rate,
-				 d->api_rate))
+	if (!api_allow(d, now))
 		return -EBUSY;
 	wgx_key_to_base64url(k64, pub);
 	err = wgx_http_get(d->api_url, k64, 2000, &status, &body);
@@ -185,7 +224,7 @@ static int install(struct daemon *d, const struct wgx_user *u, const struct wgx_
 	p.allowed = u->addresses;
 	p.nr_allowed = u->nr_addresses;
 	err = wgx_wg_set_peers(d->wg_ifname, &p, 1);
-	fmt_ep(ep, sizeof(ep), ev->family, ev->saddr, ntohs(ev->sport));
+	wgx_fmt_endpoint(ep, sizeof(ep), ev->family, ev->saddr, ntohs(ev->sport));
 	wgx_key_to_base64(k64, u->public_key);
 	if (err) {
 		d->st.install_errors++;
@@ -247,10 +286,7 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 		d->st.unknown_cached++;
 		return 0;
 	}
-	if (wgx_noise_check_mac1(&d->noise, ev->msg)) {
-		d->st.bad_mac1++;
-		return 0;
-	}
+	/* mac1 first (cheap, no X25519), then the decryption */
 	err = wgx_noise_consume_initiation(&d->noise, ev->msg, pub, tai);
 	if (err == -EBADMSG) {
 		d->st.bad_mac1++;
@@ -325,16 +361,6 @@ static const char *removal_reason(struct daemon *d, const struct wgx_peer_key *k
 	return NULL;
 }
 
-static const struct wgx_wg_peer *dev_peer(const struct wgx_wg_device *dev, const uint8_t *key)
-{
-	unsigned int i;
-
-	for (i = 0; i < dev->nr_peers; i++)
-		if (!memcmp(dev->peers[i].public_key, key, WG_KEY_LEN))
-			return &dev->peers[i];
-	return NULL;
-}
-
 /*
  * Compare the device with wgx_peers: forget records whose peer is gone, clear the keepalive
  * once a handshake happened, remove idle peers and those the policy no longer allows.
@@ -355,6 +381,7 @@ static int sweep(struct daemon *d, bool adopt)
 		logf_("read %s: %s", d->wg_ifname, strerror(-err));
 		return err;
 	}
+	wgx_wg_device_sort(dev);
 	snapshot(d, dev);
 	err = bpf_map_get_next_key(d->maps.peers_fd, NULL, &next);
 	while (!err) {
@@ -367,7 +394,7 @@ static int sweep(struct daemon *d, bool adopt)
 		if (bpf_map_lookup_elem(d->maps.peers_fd, &k, &r) ||
 		    strncmp(r.wg_ifname, d->wg_ifname, sizeof(r.wg_ifname)))
 			continue;
-		p = dev_peer(dev, k.public_key);
+		p = wgx_wg_device_find(dev, k.public_key);
 		if (!p) {
 			/* removed by someone else: forget it */
 			void *g = realloc(gone, (nr_gone + 1) * sizeof(*gone));
@@ -411,8 +438,10 @@ static int sweep(struct daemon *d, bool adopt)
 		err = wgx_wg_remove_peers(d->wg_ifname, (const uint8_t(*)[WG_KEY_LEN])rm, nr_rm);
 		if (err)
 			logf_("remove %u peers from %s: %s", nr_rm, d->wg_ifname, strerror(-err));
-		for (i = 0; i < nr_rm && !err; i++)
+		for (i = 0; i < nr_rm && !err; i++) {
 			bpf_map_delete_elem(d->maps.peers_fd, rm[i]);
+			dev_remove(d, rm[i]);
+		}
 	}
 	for (i = 0; i < nr_gone; i++)
 		bpf_map_delete_elem(d->maps.peers_fd, &gone[i]);
@@ -421,14 +450,6 @@ static int sweep(struct daemon *d, bool adopt)
 	free(rm);
 	free(gone);
 	wgx_wg_device_free(dev);
-	if (nr_rm) {
-		/* the snapshot still lists them */
-		err = wgx_wg_get_device(d->wg_ifname, &dev);
-		if (!err) {
-			snapshot(d, dev);
-			wgx_wg_device_free(dev);
-		}
-	}
 	return 0;
 }
 

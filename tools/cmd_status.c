@@ -11,15 +11,6 @@
 #include "loader/uplink.h"
 #include "tools/wgxdp.h"
 
-static void fmt_time(char *buf, size_t len, __u64 ns)
-{
-	time_t t = ns / 1000000000ull;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static json_t *iface_json(const struct wgx_iface_status *s)
 {
 	json_t *o = json_object(), *ports = json_array(), *ids = json_array(), *ctr = json_object();
@@ -56,7 +47,7 @@ static json_t *iface_json(const struct wgx_iface_status *s)
 		json_object_set_new(cl, "reasons", reasons);
 		json_object_set_new(ctr, wgx_class_name(c), cl);
 	}
-	fmt_time(since, sizeof(since), s->cfg.attached_ns);
+	wgx_fmt_time(since, sizeof(since), s->cfg.attached_ns / 1000000000ull);
 	json_object_set_new(o, "name", json_string(s->cfg.name));
 	json_object_set_new(o, "ifindex", json_integer(s->ifindex));
 	json_object_set_new(o, "counter_slot", json_integer(s->cfg.slot));
@@ -84,7 +75,7 @@ static void iface_text(const struct wgx_iface_status *s, bool all)
 	unsigned int i;
 	int c, r, v;
 
-	fmt_time(since, sizeof(since), s->cfg.attached_ns);
+	wgx_fmt_time(since, sizeof(since), s->cfg.attached_ns / 1000000000ull);
 	printf("%s (ifindex %u): ", s->cfg.name, s->ifindex);
 	if (!s->present)
 		printf("interface gone\n");
