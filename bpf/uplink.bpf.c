@@ -39,24 +39,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } wgx_ifaces SEC(".maps");
 
-/* State of `wgxdp run`, pinned with the rest so a restarted daemon finds it. Unused here. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WGX_MAX_PEERS);
-	__type(key, struct wgx_peer_key);
-	__type(value, struct wgx_peer_rec);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} wgx_peers SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct wgx_jit_stats);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} wgx_jit_stats SEC(".maps");
-
 /* libxdp run config: default priority, chain on XDP_PASS. */
 struct {
 	__uint(priority, 20);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Attach, detach and inspect the uplink XDP program. The maps live pinned by name in the
- * pin directory; wgx_ifaces records each attached interface so that any later invocation
- * (status, re-attach, detach, the daemon) finds what the first one set up.
+ * Attach, detach and inspect the uplink XDP program. Its maps live pinned by name in its own
+ * subdirectory of the pin directory, <pin_dir>/uplink/ (maps/wgxdp.h); wgx_ifaces records each
+ * attached interface so that any later invocation (status, re-attach, detach, the daemon)
+ * finds what the first one set up.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +30,8 @@
 
 #define UPLINK_PROG_NAME "wgxdp_uplink"
 
-static const char *const map_names[] = { "wgx_counters", "wgx_events", "wgx_ifaces", "wgx_peers",
-					  "wgx_jit_stats" };
+/* The maps the uplink program owns, all pinned in <pin_dir>/uplink/. */
+static const char *const map_names[] = { "wgx_counters", "wgx_events", "wgx_ifaces" };
 
 static const char *const class_names[WGX_C__MAX] = {
 	[WGX_C_OTHER] = "other",	   [WGX_C_INITIATION] = "initiation",
@@ -136,25 +137,55 @@ void wgx_unlock(int fd)
 		close(fd);
 }
 
+/* <pin_dir>/uplink, or <pin_dir>/uplink/NAME with a name. */
+static int uplink_path(char *buf, size_t len, const char *pin_dir, const char *name)
+{
+	int n;
+
+	if (name)
+		n = snprintf(buf, len, "%s/%s/%s", pin_dir, WGX_PIN_SUB_UPLINK, name);
+	else
+		n = snprintf(buf, len, "%s/%s", pin_dir, WGX_PIN_SUB_UPLINK);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 static int pinned_map_fd(const char *pin_dir, const char *name)
 {
 	char path[PATH_MAX];
-	int fd;
+	int fd, err;
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	err = uplink_path(path, sizeof(path), pin_dir, name);
+	if (err)
+		return err;
 	fd = bpf_obj_get(path);
 	return fd < 0 ? -errno : fd;
 }
 
+static int map_id_of(int fd, __u32 *id)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*id = info.id;
+	return 0;
+}
+
+/*
+ * Remove the uplink's pins and its subdirectory, then the pin directory if that is empty now:
+ * what other owners pinned there (the daemon's jit/) stays.
+ */
 static void unpin_all(const char *pin_dir)
 {
 	char path[PATH_MAX];
 	size_t i;
 
-	for (i = 0; i < sizeof(map_names) / sizeof(map_names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, map_names[i]);
-		unlink(path);
-	}
+	for (i = 0; i < sizeof(map_names) / sizeof(map_names[0]); i++)
+		if (!uplink_path(path, sizeof(path), pin_dir, map_names[i]))
+			unlink(path);
+	if (!uplink_path(path, sizeof(path), pin_dir, NULL))
+		rmdir(path);
 	rmdir(pin_dir);
 }
 
@@ -162,8 +193,7 @@ static bool pins_exist(const char *pin_dir)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, "wgx_ifaces");
-	return access(path, F_OK) == 0;
+	return !uplink_path(path, sizeof(path), pin_dir, "wgx_ifaces") && access(path, F_OK) == 0;
 }
 
 /* Our program on ifindex, from libxdp's view: the program and whether others share it. */
@@ -272,7 +302,8 @@ static enum xdp_attach_mode xdp_mode(enum wgx_mode m)
 
 int wgx_attach(const struct wgx_attach_opts *o, struct wgx_attach_info *info)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = o->pin_dir);
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+	char root[PATH_MAX];
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .prog_name = UPLINK_PROG_NAME);
 	struct xdp_program *xprog = NULL;
 	struct live_xdp before = {}, after = {};
@@ -289,11 +320,19 @@ int wgx_attach(const struct wgx_attach_opts *o, struct wgx_attach_info *info)
 	if (o->nr_ports == 0 || o->nr_ports > WGX_MAX_PORTS)
 		return -EINVAL;
 	info->ifindex = ifindex;
+	err = uplink_path(root, sizeof(root), o->pin_dir, NULL);
+	if (err)
+		return err;
 	fresh = !pins_exist(o->pin_dir);
+	if (mkdir(root, 0700) && errno != EEXIST)
+		return -errno;
+	open_opts.pin_root_path = root;
 
 	skel = uplink__open_opts(&open_opts);
-	if (!skel)
-		return -errno ?: -EINVAL;
+	if (!skel) {
+		err = -errno ?: -EINVAL;
+		goto out;
+	}
 	for (i = 0; i < o->nr_ports; i++)
 		skel->rodata->cfg_ports[i] = htons(o->ports[i]);
 	skel->rodata->cfg_nr_ports = o->nr_ports;
@@ -616,6 +655,22 @@ int wgx_events_poll(struct wgx_events *e, int timeout_ms)
 int wgx_events_fd(struct wgx_events *e)
 {
 	return ring_buffer__epoll_fd(e->rb);
+}
+
+int wgx_events_map_id(struct wgx_events *e, __u32 *id)
+{
+	return map_id_of(e->map_fd, id);
+}
+
+int wgx_events_pinned_id(const char *pin_dir, __u32 *id)
+{
+	int fd = pinned_map_fd(pin_dir, "wgx_events"), err;
+
+	if (fd < 0)
+		return fd;
+	err = map_id_of(fd, id);
+	close(fd);
+	return err;
 }
 
 void wgx_events_close(struct wgx_events *e)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The uplink XDP program: attach, detach and inspect it, with its maps pinned under a
- * directory of bpffs. Library code: returns 0 or -errno and never prints.
+ * The uplink XDP program: attach, detach and inspect it, with its maps pinned in the
+ * subdirectory <pin_dir>/uplink/ of a bpffs directory (maps/wgxdp.h: one subdirectory per
+ * owner). Library code: returns 0 or -errno and never prints.
  */
 #ifndef WGXDP_UPLINK_H
 #define WGXDP_UPLINK_H
@@ -40,14 +41,17 @@ struct wgx_iface_status {
 	struct wgx_counter ctr[WGX_C__MAX][WGX_R__MAX][WGX_V__MAX];
 };
 
-/* Mounts bpffs on /sys/fs/bpf if needed and creates pin_dir. */
+/* Mounts bpffs on /sys/fs/bpf if needed and creates pin_dir (not its subdirectories). */
 int wgx_pin_dir_prepare(const char *pin_dir);
 /* Serialise wgxdp invocations: flock on the pin directory. Returns an fd to close. */
 int wgx_lock(const char *pin_dir);
 void wgx_unlock(int fd);
 
 int wgx_attach(const struct wgx_attach_opts *opts, struct wgx_attach_info *info);
-/* Detach from ifname; the last detach removes the pins. -ENOENT if not attached. */
+/*
+ * Detach from ifname. The last detach removes the uplink's pins and <pin_dir>/uplink/, then
+ * pin_dir if it is empty; other owners' pins stay. -ENOENT if not attached.
+ */
 int wgx_detach(const char *ifname, const char *pin_dir, bool *removed_pins);
 
 /* All interfaces recorded in pin_dir; *out is malloc'd. -ENOENT if nothing is pinned. */
@@ -66,6 +70,12 @@ typedef int (*wgx_event_fn)(void *ctx, const struct wgx_hs_event *ev);
 int wgx_events_open(const char *pin_dir, wgx_event_fn fn, void *ctx, struct wgx_events **out);
 int wgx_events_poll(struct wgx_events *ev, int timeout_ms);	/* events handled, or -errno */
 int wgx_events_fd(struct wgx_events *ev);
+/*
+ * The kernel id of the ring buffer ev reads, and of the one pinned now (-ENOENT: none). They
+ * differ once the uplink was detached and attached again: a new ring buffer, reopen it.
+ */
+int wgx_events_map_id(struct wgx_events *ev, __u32 *id);
+int wgx_events_pinned_id(const char *pin_dir, __u32 *id);
 void wgx_events_close(struct wgx_events *ev);
 /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) to CLOCK_REALTIME ns. */
 __u64 wgx_mono_to_realtime(__u64 mono_ns);

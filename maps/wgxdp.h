@@ -11,8 +11,16 @@
 #include <linux/types.h>
 #endif
 
-/* Default bpffs directory; every map is pinned there by name. */
+/*
+ * Default bpffs directory. Its layout: one subdirectory per owner, each map pinned by name in
+ * its owner's subdirectory; nobody removes what another owner pinned. The lock that serialises
+ * wgxdp invocations stays on the pin directory itself (flock).
+ *   <pin_dir>/uplink/	the uplink program's maps: wgx_counters, wgx_events, wgx_ifaces
+ *   <pin_dir>/jit/	the daemon's (`wgxdp run`) state: wgx_peers, wgx_jit_stats
+ */
 #define WGX_PIN_DIR_DEFAULT "/sys/fs/bpf/wgxdp"
+#define WGX_PIN_SUB_UPLINK	"uplink"
+#define WGX_PIN_SUB_JIT		"jit"
 
 #define WGX_MAX_PORTS	8	/* WireGuard listen ports per attached interface */
 #define WGX_MAX_IFACES	32	/* interfaces attached at once (counter slots) */

@@ -60,7 +60,7 @@ step "wgxdp status: every packet the program saw, by class, reason and verdict"
 gw status
 
 step "The maps are pinned in bpffs: bpftool shows them with field names"
-show bpftool map dump pinned "$WGXDP_PIN_DIR/wgx_ifaces"
+show bpftool map dump pinned "$WGXDP_PIN_DIR/uplink/wgx_ifaces"
 
 step "Just in time: the gateway has no peer for the laptop, only a policy that names its key"
 gw attach eth1g --port 51820 >/dev/null || lab_fail "attach eth1g"

@@ -109,7 +109,7 @@ xdp_ids=$(for i in gwu1 gwu2; do lab_nsenter gw ip -d link show "$i" | sed -n 's
 # Detach: the first keeps the pins for the other interface; the last removes them.
 wgx gw detach gwu1 || lab_fail "detach gwu1"
 lab_nsenter gw ip link show gwu1 | grep -q xdp && lab_fail "gwu1 still has an XDP program"
-[ -d "$WGXDP_PIN_DIR" ] || lab_fail "pins gone while gwu2 is attached"
+[ -e "$WGXDP_PIN_DIR/uplink/wgx_ifaces" ] || lab_fail "pins gone while gwu2 is attached"
 lab_ping c2 fd01::1 2 || lab_fail "tunnel c2 after detaching gwu1"
 wgx gw detach gwu2 | grep -q "pins removed" || lab_fail "last detach did not say pins removed"
 lab_nsenter gw ip link show gwu2 | grep -q xdp && lab_fail "gwu2 still has an XDP program"
