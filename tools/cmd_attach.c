@@ -76,15 +76,13 @@ static void attach_error(const struct wgx_attach_opts *o, int err)
 
 static int parse_port(const char *s, __u16 *out)
 {
-	char *end;
-	long v;
+	unsigned long v;
+	int err;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < 1 || v > 65535)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	err = wgx_parse_ulong(s, 1, 65535, &v);
+	if (!err)
+		*out = v;
+	return err;
 }
 
 int cmd_attach(int argc, char **argv)

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 
 struct ev_ctx {
 	bool json;
-	long count, seen;
+	unsigned long count, seen;
 };
 
 static volatile sig_atomic_t stop;
@@ -63,6 +64,40 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 	return c->count && c->seen >= c->count ? 1 : 0;
 }
 
+/* --NAME S: a number in [min, max] in *out, else one line and false. */
+static bool parse_num(const char *name, const char *s, unsigned long min, unsigned long max,
+		      unsigned long *out)
+{
+	int err = wgx_parse_ulong(s, min, max, out);
+
+	if (err == -EINVAL)
+		wgx_err("events", "--%s %s: expected a number", name, s);
+	else if (err)
+		wgx_err("events", "--%s %s: expected a number from %lu to %lu", name, s, min, max);
+	return !err;
+}
+
+/* The uplink was detached and attached again: the ring buffer pinned now is a new one. */
+static bool ring_replaced(struct wgx_events *ev, const char *pin_dir)
+{
+	__u32 ours, now;
+
+	return !wgx_events_map_id(ev, &ours) && !wgx_events_pinned_id(pin_dir, &now) &&
+	       ours != now;
+}
+
+static int events_open(const char *pin_dir, struct ev_ctx *ctx, struct wgx_events **ev)
+{
+	int err = wgx_events_open(pin_dir, on_event, ctx, ev);
+
+	if (err == -ENOENT)
+		wgx_err("events", "nothing pinned in %s: run wgxdp attach first", pin_dir);
+	else if (err)
+		wgx_err("events", "%s/%s/wgx_events: %s", pin_dir, WGX_PIN_SUB_UPLINK,
+			strerror(-err));
+	return err;
+}
+
 int cmd_events(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -76,7 +111,7 @@ int cmd_events(int argc, char **argv)
 	struct ev_ctx ctx = {};
 	struct wgx_events *ev;
 	struct timespec last, now;
-	long timeout = 0;
+	unsigned long timeout = 0;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "jc:t:d:", longopts, NULL)) != -1) {
@@ -85,14 +120,12 @@ int cmd_events(int argc, char **argv)
 			ctx.json = true;
 			break;
 		case 'c':
-			ctx.count = atol(optarg);
-			if (ctx.count <= 0) {
-				wgx_err("events", "--count %s: expected a positive number", optarg);
+			if (!parse_num("count", optarg, 1, ULONG_MAX, &ctx.count))
 				return 2;
-			}
 			break;
 		case 't':
-			timeout = atol(optarg);
+			if (!parse_num("timeout", optarg, 0, LONG_MAX, &timeout))
+				return 2;
 			break;
 		case 'd':
 			pin_dir = optarg;
@@ -103,35 +136,34 @@ int cmd_events(int argc, char **argv)
 	}
 	if (optind != argc)
 		return wgx_usage("events", stderr);
-	err = wgx_events_open(pin_dir, on_event, &ctx, &ev);
-	if (err) {
-		if (err == -ENOENT)
-			wgx_err("events", "nothing pinned in %s: run wgxdp attach first", pin_dir);
-		else
-			wgx_err("events", "%s/wgx_events: %s", pin_dir, strerror(-err));
+	if (events_open(pin_dir, &ctx, &ev))
 		return 1;
-	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	clock_gettime(CLOCK_MONOTONIC, &last);
 	while (!stop && !(ctx.count && ctx.seen >= ctx.count)) {
-		long before = ctx.seen;
+		unsigned long before = ctx.seen;
 
 		err = wgx_events_poll(ev, 200);
 		if (err < 0 && err != -EINTR) {
 			wgx_err("events", "ring buffer: %s", strerror(-err));
 			break;
 		}
+		if (ring_replaced(ev, pin_dir)) {
+			wgx_events_close(ev);
+			if (events_open(pin_dir, &ctx, &ev))
+				return 1;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (ctx.seen != before)
 			last = now;
-		else if (timeout && now.tv_sec - last.tv_sec >= timeout)
+		else if (timeout && now.tv_sec - last.tv_sec >= (long)timeout)
 			break;
 	}
 	wgx_events_close(ev);
 	if (ctx.count && ctx.seen < ctx.count) {
-		wgx_err("events", "%ld of %ld events before the timeout", ctx.seen, ctx.count);
+		wgx_err("events", "%lu of %lu events before the timeout", ctx.seen, ctx.count);
 		return 1;
 	}
 	return 0;

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* How the CLI writes addresses and times, the same in every command. */
+/* How the CLI writes addresses and times and reads numbers, the same in every command. */
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "tools/wgxdp.h"
@@ -16,6 +19,24 @@ void wgx_fmt_endpoint(char *buf, size_t len, int family, const void *addr, uint1
 	}
 	inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
 	snprintf(buf, len, family == 6 ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
+int wgx_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	/* strtoul takes leading blanks and a sign (and negates "-1"): digits only */
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
 }
 
 void wgx_fmt_time(char *buf, size_t len, int64_t sec)
