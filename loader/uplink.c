@@ -300,17 +300,179 @@ static enum xdp_attach_mode xdp_mode(enum wgx_mode m)
 	return m == WGX_MODE_SKB ? XDP_MODE_SKB : XDP_MODE_NATIVE;
 }
 
+static __u32 xdp_mode_flags(enum xdp_attach_mode m)
+{
+	return m == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+}
+
+/*
+ * Test hook, for tests/integration/uplink_attach.sh only (unset in normal use):
+ * WGXDP_TEST_HOOK=fail:STEP makes wgx_attach fail with -EIO at STEP, pause:STEP sleeps two
+ * seconds there. Steps: "attached" (the new program is on the interface), "last" (the last
+ * step that can fail).
+ */
+static int test_hook(const char *step)
+{
+	const char *h = secure_getenv("WGXDP_TEST_HOOK");
+
+	if (!h)
+		return 0;
+	if (!strncmp(h, "fail:", 5) && !strcmp(h + 5, step))
+		return -EIO;
+	if (!strncmp(h, "pause:", 6) && !strcmp(h + 6, step))
+		sleep(2);
+	return 0;
+}
+
+/* Put the interface's record back as it was before a failed attach. */
+static void restore_cfg(int ifaces_fd, __u32 ifindex, const struct wgx_iface *old, bool had_old)
+{
+	if (had_old)
+		bpf_map_update_elem(ifaces_fd, &ifindex, old, BPF_ANY);
+	else
+		bpf_map_delete_elem(ifaces_fd, &ifindex);
+}
+
+/* Put back the wgxdp program that a failed attach had taken off the interface. */
+static void restore_prog(__u32 ifindex, const struct live_xdp *before)
+{
+	if (!before->ours)
+		return;
+	if (before->dispatcher)
+		xdp_program__attach(before->ours, ifindex, before->mode, 0);
+	else
+		bpf_xdp_attach(ifindex, xdp_program__fd(before->ours),
+			       xdp_mode_flags(before->mode) | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+}
+
+static void fill_cfg(struct wgx_iface *cfg, const struct wgx_attach_opts *o,
+		     const struct wgx_attach_info *info, __u32 slot, const struct wgx_iface *old,
+		     bool had_old)
+{
+	struct timespec ts;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->slot = slot;
+	cfg->mode = o->mode;
+	cfg->flags = (info->dispatcher ? WGX_IF_F_DISPATCHER : 0) |
+		     (o->pass_malformed ? WGX_IF_F_PASS_MALFORMED : 0);
+	cfg->prog_id = info->prog_id;
+	cfg->nr_ports = o->nr_ports;
+	memcpy(cfg->ports, o->ports, sizeof(cfg->ports));
+	snprintf(cfg->name, sizeof(cfg->name), "%s", o->ifname);
+	if (had_old) {
+		cfg->attached_ns = old->attached_ns;
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		cfg->attached_ns = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	}
+}
+
+/*
+ * Single-program mode, same mode as before: swap atomically with XDP_FLAGS_REPLACE so that no
+ * packet goes uncounted. libxdp 1.3 has no replace, so load the skeleton here. The swap is the
+ * last step: nothing can fail after it, so the old program never has to be put back.
+ */
+static int attach_replace(struct uplink *skel, const struct wgx_attach_opts *o,
+			  struct wgx_attach_info *info, const struct live_xdp *before, __u32 slot,
+			  const struct wgx_iface *old, bool had_old)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, aopts);
+	struct bpf_prog_info pinfo = {};
+	__u32 plen = sizeof(pinfo);
+	struct wgx_iface cfg;
+	int pfd, ifaces_fd, err;
+
+	err = uplink__load(skel);
+	if (err)
+		return err;
+	pfd = bpf_program__fd(skel->progs.wgxdp_uplink);
+	if (bpf_obj_get_info_by_fd(pfd, &pinfo, &plen))
+		return -errno;
+	info->prog_id = pinfo.id;
+	info->dispatcher = false;
+	ifaces_fd = bpf_map__fd(skel->maps.wgx_ifaces);
+	fill_cfg(&cfg, o, info, slot, old, had_old);
+	if (bpf_map_update_elem(ifaces_fd, &info->ifindex, &cfg, BPF_ANY))
+		return -errno;
+	err = test_hook("last");
+	if (!err) {
+		aopts.old_prog_fd = xdp_program__fd(before->ours);
+		err = bpf_xdp_attach(info->ifindex, pfd, XDP_FLAGS_REPLACE |
+				     xdp_mode_flags(before->mode), &aopts);
+	}
+	if (err) {
+		restore_cfg(ifaces_fd, info->ifindex, old, had_old);
+		return err;
+	}
+	info->replaced = true;
+	return 0;
+}
+
+/*
+ * Through libxdp (the dispatcher, or a mode change): take the old program out, then put the
+ * new in. On any failure the interface is left as it was: the old program goes back.
+ */
+static int attach_libxdp(struct uplink *skel, const struct wgx_attach_opts *o,
+			 struct wgx_attach_info *info, const struct live_xdp *before, __u32 slot,
+			 const struct wgx_iface *old, bool had_old)
+{
+	DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .obj = skel->obj,
+			    .prog_name = UPLINK_PROG_NAME);
+	struct live_xdp after = {};
+	struct xdp_program *xprog;
+	struct wgx_iface cfg;
+	int err;
+
+	xprog = xdp_program__create(&xopts);
+	err = libxdp_get_error(xprog);
+	if (err)
+		return err;
+	if (before->ours) {
+		err = xdp_program__detach(before->ours, info->ifindex, before->mode, 0);
+		if (err)
+			goto out;
+	}
+	err = xdp_program__attach(xprog, info->ifindex, xdp_mode(o->mode), 0);
+	if (err)
+		goto out_restore;
+	test_hook("attached");
+	info->prog_id = xdp_program__id(xprog);
+	err = live_xdp_get(info->ifindex, &after);
+	if (err)
+		goto out_detach;
+	info->dispatcher = after.dispatcher;
+	live_xdp_put(&after);
+	fill_cfg(&cfg, o, info, slot, old, had_old);
+	err = test_hook("last");
+	if (err)
+		goto out_detach;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.wgx_ifaces), &info->ifindex, &cfg,
+				BPF_ANY)) {
+		err = -errno;
+		goto out_detach;
+	}
+	info->replaced = before->ours != NULL;
+	goto out;
+
+out_detach:
+	xdp_program__detach(xprog, info->ifindex, xdp_mode(o->mode), 0);
+out_restore:
+	restore_prog(info->ifindex, before);
+out:
+	xdp_program__close(xprog);
+	return err;
+}
+
 int wgx_attach(const struct wgx_attach_opts *o, struct wgx_attach_info *info)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
 	char root[PATH_MAX];
-	DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .prog_name = UPLINK_PROG_NAME);
-	struct xdp_program *xprog = NULL;
-	struct live_xdp before = {}, after = {};
-	struct wgx_iface cfg = {}, old = {};
+	struct live_xdp before = {};
+	struct wgx_iface old = {};
 	struct uplink *skel = NULL;
 	bool had_old = false, fresh;
-	int ifindex, slot, err, ifaces_fd;
+	int ifindex, slot, err, fd;
 	unsigned int i;
 
 	memset(info, 0, sizeof(*info));
@@ -339,10 +501,10 @@ int wgx_attach(const struct wgx_attach_opts *o, struct wgx_attach_info *info)
 	skel->rodata->cfg_drop_malformed = !o->pass_malformed;
 
 	/* The slot must be known before load: it is rodata. Read the pinned map if any. */
-	ifaces_fd = pinned_map_fd(o->pin_dir, "wgx_ifaces");
-	if (ifaces_fd >= 0) {
-		slot = pick_slot(ifaces_fd, ifindex, &old, &had_old);
-		close(ifaces_fd);
+	fd = pinned_map_fd(o->pin_dir, "wgx_ifaces");
+	if (fd >= 0) {
+		slot = pick_slot(fd, ifindex, &old, &had_old);
+		close(fd);
 		if (slot < 0) {
 			err = slot;
 			goto out;
@@ -351,102 +513,28 @@ int wgx_attach(const struct wgx_attach_opts *o, struct wgx_attach_info *info)
 		slot = 0;
 	}
 	skel->rodata->cfg_slot = slot;
+	/*
+	 * A new interface's slot may hold the counts of one detached earlier: clear it now,
+	 * while no program counts into it, not after the attach (that would wipe its first
+	 * packets). Without pins the map is created empty.
+	 */
+	fd = had_old ? -ENOENT : pinned_map_fd(o->pin_dir, "wgx_counters");
+	if (fd >= 0) {
+		clear_slot(fd, slot);
+		close(fd);
+	}
 
 	err = live_xdp_get(ifindex, &before);
 	if (err)
 		goto out;
-
 	if (before.ours && !before.dispatcher &&
-	    (before.mode == XDP_MODE_SKB) == (o->mode == WGX_MODE_SKB)) {
-		/*
-		 * Single-program mode, same mode: swap atomically with XDP_FLAGS_REPLACE so that
-		 * no packet goes uncounted. libxdp 1.3 has no replace, so load the skeleton here.
-		 */
-		LIBBPF_OPTS(bpf_xdp_attach_opts, aopts);
-		struct bpf_prog_info pinfo = {};
-		__u32 plen = sizeof(pinfo);
-		__u32 flags = XDP_FLAGS_REPLACE;
-		int pfd;
-
-		err = uplink__load(skel);
-		if (err)
-			goto out;
-		pfd = bpf_program__fd(skel->progs.wgxdp_uplink);
-		aopts.old_prog_fd = xdp_program__fd(before.ours);
-		flags |= before.mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-		err = bpf_xdp_attach(ifindex, pfd, flags, &aopts);
-		if (err)
-			goto out;
-		err = bpf_obj_get_info_by_fd(pfd, &pinfo, &plen);
-		if (err) {
-			err = -errno;
-			goto out;
-		}
-		info->prog_id = pinfo.id;
-		info->replaced = true;
-	} else {
-		xopts.obj = skel->obj;
-		xprog = xdp_program__create(&xopts);
-		err = libxdp_get_error(xprog);
-		if (err) {
-			xprog = NULL;
-			goto out;
-		}
-		if (before.ours) {
-			/* Dispatcher (or a mode change): take the old one out, then put the new in. */
-			err = xdp_program__detach(before.ours, ifindex, before.mode, 0);
-			if (err)
-				goto out;
-			info->replaced = true;
-		}
-		err = xdp_program__attach(xprog, ifindex, xdp_mode(o->mode), 0);
-		if (err)
-			goto out;
-		info->prog_id = xdp_program__id(xprog);
-	}
-
-	err = live_xdp_get(ifindex, &after);
-	if (err)
-		goto out_detach;
-	info->dispatcher = after.dispatcher;
-	info->created_pins = fresh;
-
-	if (!had_old)
-		clear_slot(bpf_map__fd(skel->maps.wgx_counters), slot);
-	cfg.slot = slot;
-	cfg.mode = o->mode;
-	cfg.flags = (info->dispatcher ? WGX_IF_F_DISPATCHER : 0) |
-		    (o->pass_malformed ? WGX_IF_F_PASS_MALFORMED : 0);
-	cfg.prog_id = info->prog_id;
-	cfg.nr_ports = o->nr_ports;
-	memcpy(cfg.ports, o->ports, sizeof(cfg.ports));
-	snprintf(cfg.name, sizeof(cfg.name), "%s", o->ifname);
-	if (had_old) {
-		cfg.attached_ns = old.attached_ns;
-	} else {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		cfg.attached_ns = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-	}
-	err = bpf_map_update_elem(bpf_map__fd(skel->maps.wgx_ifaces), &ifindex, &cfg, BPF_ANY);
-	if (err) {
-		err = -errno;
-		goto out_detach;
-	}
-	goto out;
-
-out_detach:
-	if (xprog)
-		xdp_program__detach(xprog, ifindex, xdp_mode(o->mode), 0);
+	    (before.mode == XDP_MODE_SKB) == (o->mode == WGX_MODE_SKB))
+		err = attach_replace(skel, o, info, &before, slot, &old, had_old);
 	else
-		bpf_xdp_detach(ifindex, o->mode == WGX_MODE_SKB ? XDP_FLAGS_SKB_MODE :
-				XDP_FLAGS_DRV_MODE, NULL);
+		err = attach_libxdp(skel, o, info, &before, slot, &old, had_old);
+	info->created_pins = fresh;
 out:
 	live_xdp_put(&before);
-	live_xdp_put(&after);
-	if (xprog)
-		xdp_program__close(xprog);
 	uplink__destroy(skel);
 	/* Leave nothing behind: a first attach that failed takes its pins away again. */
 	if (err && fresh)
