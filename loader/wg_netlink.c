@@ -14,6 +14,7 @@
 #include <libmnl/libmnl.h>
 #include "loader/wgdev.h"
 #include "loader/wgdev_internal.h"
+#include "loader/wgdev_peers.h"
 
 /* A dump message is at most 32 KiB (the kernel caps its allocation there). */
 #define NL_RECV_SIZE	65536
@@ -511,17 +512,6 @@ static int get_cb(const struct nlmsghdr *nlh, void *data)
 	return ctx->err ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-static void reset_peers(struct wgx_wg_device *dev)
-{
-	unsigned int i;
-
-	for (i = 0; i < dev->nr_peers; i++)
-		free(dev->peers[i].allowed);
-	free(dev->peers);
-	dev->peers = NULL;
-	dev->nr_peers = 0;
-}
-
 static int get_once(const char *ifname, struct wgx_wg_device *dev)
 {
 	struct get_ctx ctx = { .dev = dev };
@@ -551,7 +541,7 @@ int wgx_nl_get_device(const char *ifname, struct wgx_wg_device *dev)
 	int ret = -EINTR, tries;
 
 	for (tries = 0; tries < NL_DUMP_TRIES && ret == -EINTR; tries++) {
-		reset_peers(dev);
+		wgx_wgdev_clear_peers(dev);
 		ret = get_once(ifname, dev);
 	}
 	if (ret == -EINTR)

@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include "loader/wgdev.h"
 #include "loader/wgdev_internal.h"
+#include "loader/wgdev_peers.h"
 
 /* wireguard-go may take a while on a set of thousands of peers. */
 #define UAPI_TIMEOUT_SEC	30
@@ -368,7 +369,7 @@ int wgx_uapi_parse_get(const char *text, size_t len, struct wgx_wg_device *dev)
 		return 0;
 	}
 	/* The UAPI does not report the device's public key. */
-	return wgx_wgdev_pubkey(dev->public_key, dev->private_key);
+	return wgx_pubkey_from_priv(dev->public_key, dev->private_key);
 }
 
 static int errno_line(const char *key, const char *value, void *data)

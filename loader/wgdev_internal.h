@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Internals of loader/wgdev.c, loader/wg_netlink.c and loader/wg_uapi.c, exposed for
- * tests/unit/test_wgdev.c: the message builders and parsers, which need no device.
- * Included by those three files and by the unit test only.
+ * The backends of loader/wgdev.c: loader/wg_netlink.c and loader/wg_uapi.c, with their
+ * message builders and parsers (which need no device) exposed for tests/unit/test_wgdev.c.
+ * Included by the backends, by wgdev.c (which dispatches to them) and by the tests only.
+ * The backends build devices with the containers of loader/wgdev_peers.h.
  */
 #ifndef WGXDP_WGDEV_INTERNAL_H
 #define WGXDP_WGDEV_INTERNAL_H
@@ -11,20 +12,13 @@
 #include <stdint.h>
 #include <linux/netlink.h>
 #include "loader/wgdev.h"
+#include "loader/wgdev_peers.h"
 
 /* Directory of the UAPI sockets of wireguard-go and boringtun (global, not per netns). */
 #define WGX_UAPI_DIR		"/var/run/wireguard"
 
 /* Default size budget of one WG_CMD_SET_DEVICE message. */
 #define WGX_NL_SET_BUDGET	16384
-
-/* X25519 public key of priv (OpenSSL). 0 or -errno. */
-int wgx_wgdev_pubkey(uint8_t pub[WG_KEY_LEN], const uint8_t priv[WG_KEY_LEN]);
-
-/* Appends a zeroed peer to dev (the array grows by doubling). NULL on ENOMEM. */
-struct wgx_wg_peer *wgx_wgdev_add_peer(struct wgx_wg_device *dev);
-/* Appends an allowed IP to peer. 0 or -ENOMEM. */
-int wgx_wgdev_add_allowed(struct wgx_wg_peer *peer, const struct wgx_prefix *pfx);
 
 /* ---- generic netlink ---- */
 

@@ -113,13 +113,6 @@ static int cmd_show(const char *ifname)
 	return 0;
 }
 
-static void free_peers(struct wgx_wg_peer *peers, unsigned int nr)
-{
-	for (unsigned int i = 0; i < nr; i++)
-		free(peers[i].allowed);
-	free(peers);
-}
-
 static int parse_peer_line(char *line, struct wgx_wg_peer *p)
 {
 	char *f[5], *save = NULL, *ip;
@@ -157,7 +150,7 @@ static int cmd_set(const char *ifname)
 	struct wgx_wg_peer *p;
 	char *line = NULL;
 	size_t cap = 0;
-	unsigned int lineno = 0;
+	unsigned int lineno = 0, nr;
 	double t;
 	int ret;
 
@@ -169,7 +162,7 @@ static int cmd_set(const char *ifname)
 		if (!p || parse_peer_line(line, p)) {
 			fprintf(stderr, "%s: stdin line %u: not a peer line\n", prog, lineno);
 			free(line);
-			free_peers(list.peers, list.nr_peers);
+			wgx_wgdev_clear_peers(&list);
 			return 1;
 		}
 	}
@@ -177,10 +170,11 @@ static int cmd_set(const char *ifname)
 	t = now();
 	ret = wgx_wg_set_peers(ifname, list.peers, list.nr_peers);
 	t = now() - t;
-	free_peers(list.peers, list.nr_peers);
+	nr = list.nr_peers;
+	wgx_wgdev_clear_peers(&list);
 	if (ret)
 		return fail("set", ifname, ret);
-	fprintf(stderr, "wgdev: set %u peers in %.6f s\n", list.nr_peers, t);
+	fprintf(stderr, "wgdev: set %u peers in %.6f s\n", nr, t);
 	return 0;
 }
 
