@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "loader/policy.h"
+#include "loader/wipe.h"
 
 /* ---- errors ---- */
 
@@ -371,7 +372,7 @@ static void user_clear(struct wgx_user *u)
 		for (i = 0; i < u->nr_groups; i++)
 			free(u->group_names[i]);
 	free(u->group_names);
-	memset(u, 0, sizeof(*u));
+	explicit_bzero(u, sizeof(*u));	/* the preshared key */
 }
 
 /*
@@ -691,10 +692,8 @@ void wgx_policy_free(struct wgx_policy *p)
 		free(p->groups[i].allow);
 	}
 	free(p->groups);
-	for (i = 0; i < p->nr_users; i++) {
-		memset(p->users[i].psk, 0, sizeof(p->users[i].psk));
+	for (i = 0; i < p->nr_users; i++)
 		user_clear(&p->users[i]);
-	}
 	free(p->users);
 	x = p->index;
 	if (x)
@@ -854,13 +853,14 @@ int wgx_policy_load_file_errs(const char *path, struct wgx_policy **out,
 	}
 	for (;;) {
 		if (cap - got < 4096) {
-			cap = cap ? 2 * cap : 65536;
-			nb = realloc(buf, cap + 1);
+			/* The file holds preshared keys: no realloc. */
+			nb = wgx_realloc_wipe(buf, cap ? cap + 1 : 0, (cap ? 2 * cap : 65536) + 1);
 			if (!nb) {
 				ret = -ENOMEM;
 				break;
 			}
 			buf = nb;
+			cap = cap ? 2 * cap : 65536;
 		}
 		n = read(fd, buf + got, cap - got);
 		if (n < 0 && errno == EINTR)
@@ -880,7 +880,7 @@ int wgx_policy_load_file_errs(const char *path, struct wgx_policy **out,
 		buf[got] = '\0';
 		ret = wgx_policy_load_string_errs(buf, out, errs, max_errs, nr_errs);
 	}
-	free(buf);
+	wgx_free_wipe(buf, cap ? cap + 1 : 0);
 	return ret;
 }
 
@@ -895,7 +895,6 @@ void wgx_user_free(struct wgx_user *u)
 {
 	if (!u)
 		return;
-	memset(u->psk, 0, sizeof(u->psk));
 	user_clear(u);
 	free(u);
 }

@@ -15,6 +15,7 @@
 #include "loader/wgdev.h"
 #include "loader/wgdev_internal.h"
 #include "loader/wgdev_peers.h"
+#include "loader/wipe.h"
 
 /* A dump message is at most 32 KiB (the kernel caps its allocation there). */
 #define NL_RECV_SIZE	65536
@@ -33,7 +34,8 @@ static void wg_nl_close(struct wg_nl *s)
 {
 	if (s->nl)
 		mnl_socket_close(s->nl);
-	free(s->buf);
+	/* A dump carries the private key and every preshared key. */
+	wgx_free_wipe(s->buf, NL_RECV_SIZE);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -327,7 +329,7 @@ int wgx_nl_set(const char *ifname, const struct wgx_wg_peer *peers,
 	ret = wgx_nl_build_set(buf, WGX_NL_SET_BUDGET, s.family, ifname, peers, remove_keys, nr,
 			       send_and_ack, &ctx);
 	wg_nl_close(&s);
-	free(buf);
+	wgx_free_wipe(buf, WGX_NL_SET_BUDGET);
 	return ret;
 }
 
