@@ -200,10 +200,15 @@ static enum put_result put_peer(struct nlmsghdr *nlh, size_t budget, const struc
 	}
 	if (!mnl_attr_put_check(nlh, budget, WGPEER_A_PUBLIC_KEY, WG_KEY_LEN, p->public_key))
 		goto cancel;
+	/* A continuation too: one must not create a peer removed since the first part. */
+	if (!first && p->update_only &&
+	    !mnl_attr_put_u32_check(nlh, budget, WGPEER_A_FLAGS, WGPEER_F_UPDATE_ONLY))
+		goto cancel;
 	if (first) {
 		sa = &p->endpoint.sa;
 		if (!mnl_attr_put_u32_check(nlh, budget, WGPEER_A_FLAGS,
-					    WGPEER_F_REPLACE_ALLOWEDIPS) ||
+					    WGPEER_F_REPLACE_ALLOWEDIPS |
+					    (p->update_only ? WGPEER_F_UPDATE_ONLY : 0)) ||
 		    !mnl_attr_put_u16_check(nlh, budget, WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL,
 					    p->keepalive))
 			goto cancel;

@@ -252,6 +252,8 @@ int wgx_uapi_format_set(const struct wgx_wg_peer *peers,
 		p = &peers[i];
 		key_to_hex(hex, p->public_key);
 		text_add(&t, "public_key=%s\n", hex);
+		if (p->update_only)
+			text_add(&t, "update_only=true\n");
 		if (p->has_psk) {
 			/* An all-zero preshared key removes it. */
 			key_to_hex(hex, p->psk);

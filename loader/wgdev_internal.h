@@ -30,7 +30,8 @@ typedef int (*wgx_nl_emit_fn)(struct nlmsghdr *nlh, void *ctx);
  * most budget bytes, and passes each to emit. Exactly one of peers (add or update, allowed
  * IPs replaced) and remove_keys (WGPEER_F_REMOVE_ME) is non-NULL. A peer whose allowed IPs
  * do not fit is continued in the next message(s): its key again and the remaining allowed
- * IPs, without WGPEER_F_REPLACE_ALLOWEDIPS, so that they are appended. The messages carry
+ * IPs, without WGPEER_F_REPLACE_ALLOWEDIPS, so that they are appended (with
+ * WGPEER_F_UPDATE_ONLY again for an update_only peer). The messages carry
  * NLM_F_REQUEST | NLM_F_ACK; seq is left for emit to fill. -EMSGSIZE if budget cannot hold
  * one peer.
  */
@@ -59,7 +60,10 @@ int wgx_format_allowed(const struct wgx_prefix *a, char *buf, size_t len);
 
 /*
  * Formats a "set=1" request, blank line included, into a malloc'd string (*out, *len).
- * Exactly one of peers and remove_keys is non-NULL, as for wgx_nl_build_set.
+ * Exactly one of peers and remove_keys is non-NULL, as for wgx_nl_build_set. An update_only
+ * peer has "update_only=true" right after its public_key line (wireguard-go creates the peer
+ * at public_key and drops it again there). The text holds preshared keys: free it with
+ * wgx_free_wipe(*out, *len).
  */
 int wgx_uapi_format_set(const struct wgx_wg_peer *peers,
 			const uint8_t (*remove_keys)[WG_KEY_LEN], unsigned int nr, char **out,

@@ -246,6 +246,20 @@ static void test_uapi_format_set(void)
 		free(out);
 	}
 
+	/* update_only: right after public_key, where wireguard-go looks for it. */
+	peers[1].has_psk = false;
+	peers[1].update_only = true;
+	peers[1].keepalive = 25;
+	if (ASSERT_EQ(wgx_uapi_format_set(&peers[1], NULL, 1, &out, &len), 0)) {
+		ASSERT_STR(out, "set=1\n"
+				"public_key=" PEER2 "\n"
+				"update_only=true\n"
+				"persistent_keepalive_interval=25\n"
+				"replace_allowed_ips=true\n"
+				"\n");
+		free(out);
+	}
+
 	ips[1].family = 5;
 	ASSERT_EQ(wgx_uapi_format_set(peers, NULL, 2, &out, &len), -EINVAL);
 	ASSERT_EQ(wgx_uapi_format_set(peers, keys, 2, &out, &len), -EINVAL);
@@ -314,6 +328,7 @@ static struct wgx_wg_peer *make_peers(void)
 			p->endpoint.in6.sin6_port = htons(2000);
 		}
 		p->keepalive = i % 26;
+		p->update_only = i % 7 == 2;	/* BIG_PEER among them */
 		p->nr_allowed = i == BIG_PEER ? BIG_ALLOWED : 1 + i % 3;
 		p->allowed = calloc(p->nr_allowed, sizeof(*p->allowed));
 		for (j = 0; j < p->nr_allowed; j++) {
@@ -419,11 +434,12 @@ static bool check_set_peer(const struct seen_peer *sp, const struct wgx_wg_peer 
 	if (!ASSERT_TRUE(idx < NR_PEERS, "unknown key"))
 		return false;
 	p = &peers[idx];
-	if (sp->has_flags) {
+	if (sp->has_flags && (sp->flags & WGPEER_F_REPLACE_ALLOWEDIPS)) {
 		/* The first part of a peer: everything but what did not fit. */
 		st->nr_first++;
 		st->first_seen[idx]++;
-		ASSERT_EQ(sp->flags, WGPEER_F_REPLACE_ALLOWEDIPS);
+		ASSERT_EQ(sp->flags, WGPEER_F_REPLACE_ALLOWEDIPS |
+				     (p->update_only ? WGPEER_F_UPDATE_ONLY : 0));
 		ASSERT_TRUE(sp->has_keepalive, "peer %u", idx);
 		ASSERT_EQ(sp->keepalive, p->keepalive);
 		ASSERT_EQ(sp->has_psk, p->has_psk);
@@ -437,8 +453,11 @@ static bool check_set_peer(const struct seen_peer *sp, const struct wgx_wg_peer 
 				   v4 ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
 		}
 	} else {
-		/* A continuation: the peer just before, allowed IPs only. */
+		/* A continuation: the peer just before, allowed IPs only, never creating it. */
 		ASSERT_EQ(idx, st->last);
+		ASSERT_EQ(sp->has_flags, p->update_only);
+		if (sp->has_flags)
+			ASSERT_EQ(sp->flags, WGPEER_F_UPDATE_ONLY);
 		ASSERT_TRUE(!sp->has_psk && !sp->has_endpoint && !sp->has_keepalive,
 			    "continuation of peer %u repeats its settings", idx);
 		ASSERT_TRUE(sp->nr_allowed > 0, "empty continuation");
@@ -503,6 +522,7 @@ static void check_set_batch(size_t budget)
 	}
 	ASSERT_TRUE(st->big_parts > 1, "peer with %u allowed IPs in %u part(s)", BIG_ALLOWED,
 		    st->big_parts);
+	ASSERT_TRUE(peers[BIG_PEER].update_only, "the big peer's continuations: update_only");
 	printf("  budget %zu: %u peers in %u messages, big peer in %u parts\n", budget,
 	       NR_PEERS, c.nr, st->big_parts);
 out:
