@@ -242,6 +242,7 @@ int main(int argc, char **argv)
 		return cmd_remove(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "gen"))
 		return cmd_gen(strtoul(argv[2], NULL, 10));
-	fprintf(stderr, "usage: %s backend|show|set|update|remove IFACE, or %s gen N\n", prog, prog);
+	fprintf(stderr, "usage: %s backend|show|set|update|remove IFACE, or %s gen N\n", prog,
+		prog);
 	return 2;
 }
