@@ -37,16 +37,27 @@ struct ctx {
 	unsigned int max, nr;
 };
 
+/* Control characters of a value echoed into a message become '?': errors get logged. */
+static void unctrl(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 __attribute__((format(printf, 3, 4)))
 static int fail(struct ctx *c, const char *where, const char *fmt, ...)
 {
+	struct wgx_policy_err *e = &c->errs[c->nr];
 	va_list ap;
 
 	if (c->nr < c->max) {
-		strfmt(c->errs[c->nr].where, sizeof(c->errs[c->nr].where), "%s", where);
+		strfmt(e->where, sizeof(e->where), "%s", where);
 		va_start(ap, fmt);
-		vsnprintf(c->errs[c->nr].why, sizeof(c->errs[c->nr].why), fmt, ap);
+		vsnprintf(e->why, sizeof(e->why), fmt, ap);
 		va_end(ap);
+		unctrl(e->where);
+		unctrl(e->why);
 	}
 	c->nr++;
 	return -EINVAL;
@@ -82,6 +93,26 @@ static int check_fields(struct ctx *c, const char *where, json_t *obj, const cha
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+/* A user or group name (policy.h) of len bytes: what is its name, max its longest. */
+static int check_name(struct ctx *c, const char *where, const char *what, const char *s,
+		      size_t len, size_t max)
+{
+	size_t i;
+
+	if (!len)
+		return fail(c, where, "%s is empty", what);
+	if (len > max)
+		return fail(c, where, "%s is %zu bytes, longer than %zu", what, len, max);
+	for (i = 0; i < len; i++)
+		if (!(s[i] && strchr("._@+-", s[i])) && !(s[i] >= 'a' && s[i] <= 'z') &&
+		    !(s[i] >= 'A' && s[i] <= 'Z') && !(s[i] >= '0' && s[i] <= '9'))
+			return fail(c, where, "%s has a character outside A-Z a-z 0-9 . _ @ + - "
+				    "(byte %zu)", what, i);
+	if (s[0] == '-' || s[0] == '.')
+		return fail(c, where, "%s starts with '%c'", what, s[0]);
 	return 0;
 }
 
@@ -278,6 +309,9 @@ static int parse_group(struct ctx *c, const char *name, json_t *j, struct wgx_gr
 	g->name = strdup(name);
 	if (!g->name)
 		return -ENOMEM;
+	ret = check_name(c, where, "group name", name, strlen(name), WGX_GROUP_NAME_MAX);
+	if (ret)
+		return ret;
 	if (!json_is_object(j))
 		return fail(c, where, "expected an object {\"allow\": [...]}, got %s",
 			    json_kind(j));
@@ -402,8 +436,14 @@ static int parse_user(struct ctx *c, const char *where, json_t *j, const struct 
 		return ret;
 
 	v = json_object_get(j, "name");
-	if (!json_is_string(v) || !json_string_length(v))
-		return fail(c, W("name"), v ? "expected a non-empty string" : "missing \"name\"");
+	if (!v)
+		return fail(c, W("name"), "missing \"name\"");
+	if (!json_is_string(v))
+		return fail(c, W("name"), "expected a name string, got %s", json_kind(v));
+	ret = check_name(c, W("name"), "name", json_string_value(v), json_string_length(v),
+			 WGX_USER_NAME_MAX);
+	if (ret)
+		return ret;
 	u->name = strdup(json_string_value(v));
 	if (!u->name)
 		return -ENOMEM;
@@ -454,6 +494,11 @@ static int parse_user(struct ctx *c, const char *where, json_t *j, const struct 
 			if (!g) {
 				bad = fail(c, W("groups[%zu]", i), "expected a group name, got %s",
 					   json_kind(e));
+				continue;
+			}
+			if (check_name(c, W("groups[%zu]", i), "group name", g,
+				       json_string_length(e), WGX_GROUP_NAME_MAX)) {
+				bad = -EINVAL;
 				continue;
 			}
 			for (k = 0; k < nr_groups; k++)

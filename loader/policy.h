@@ -22,6 +22,15 @@ struct wgx_prefix {
 	uint8_t addr[16];	/* network order; IPv4 in the first 4 bytes; host bits zero */
 };
 
+/*
+ * Names go into logs, status output and the pinned per-peer record, so they are restricted
+ * (hole 10): bytes of [A-Za-z0-9._@+-] only, the first not '-' or '.'; a user name 1..47
+ * bytes (the pinned record keeps 48 with the NUL), a group name 1..63 bytes. A name with a
+ * control character, a space, a quote or UTF-8 is refused, with where and why.
+ */
+#define WGX_USER_NAME_MAX	47
+#define WGX_GROUP_NAME_MAX	63
+
 struct wgx_group {
 	char *name;
 	struct wgx_prefix *allow;

@@ -461,6 +461,96 @@ out:
 	free(keys);
 }
 
+#define A10 "aaaaaaaaaa"
+#define NAME47 A10 A10 A10 A10 "aaaaaaa"
+#define NAME63 A10 A10 A10 A10 A10 A10 "aaa"
+
+/* Policy text of one user named name (a JSON string body) in group group. */
+static char *one_user(const char *name, const char *group)
+{
+	char *json;
+
+	if (asprintf(&json, "{\"groups\": {\"%s\": {\"allow\": []}}, \"users\": [{\"name\": "
+		     "\"%s\", \"public_key\": \"" KA "\", \"addresses\": [\"10.0.0.1/32\"], "
+		     "\"groups\": [\"%s\"]}]}", group, name, group) < 0)
+		return NULL;
+	return json;
+}
+
+/* Hole 10: names restricted to [A-Za-z0-9._@+-], 1..47 bytes (groups 1..63). */
+static void test_names(void)
+{
+	static const struct {
+		const char *name, *group, *where, *why;
+	} cases[] = {
+		{ "alice", "dev", NULL, NULL },
+		{ "Carol.Smith-2_x@example.org+vpn", "Dev-Ops_1.2@x+y", NULL, NULL },
+		{ NAME47, NAME63, NULL, NULL },
+		{ "a\\nb", "dev", "users[0].name", "name has a character outside A-Z a-z 0-9 . _ "
+		  "@ + - (byte 1)" },
+		{ "a\\tb", "dev", "users[0].name", "character outside" },
+		{ "a\\u001b[31mb", "dev", "users[0].name", "character outside" },
+		{ "a\\u0000b", "dev", "line 1, column 64", "not allowed" },	/* by jansson */
+		{ "caf\\u00e9", "dev", "users[0].name", "character outside" },
+		{ "caf\xc3\xa9", "dev", "users[0].name", "character outside" },
+		{ "a b", "dev", "users[0].name", "character outside" },
+		{ "a\\\"b", "dev", "users[0].name", "character outside" },
+		{ "", "dev", "users[0].name", "name is empty" },
+		{ NAME47 "a", "dev", "users[0].name", "name is 48 bytes, longer than 47" },
+		{ "-alice", "dev", "users[0].name", "name starts with '-'" },
+		{ ".alice", "dev", "users[0].name", "name starts with '.'" },
+		{ "alice", "d\\nev", "groups.d?ev", "group name has a character outside" },
+		{ "alice", NAME63 "a", "groups." NAME63 "a", "group name is 64 bytes, longer than 63" },
+		{ "alice", "-dev", "groups.-dev", "group name starts with '-'" },
+		{ "alice", "", "groups.", "group name is empty" },
+	};
+	struct wgx_policy_err err;
+	struct wgx_policy *p;
+	struct wgx_user *u;
+	char *json;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json = one_user(cases[i].name, cases[i].group);
+		if (!json)
+			return;
+		memset(&err, 0, sizeof(err));
+		p = NULL;
+		ret = wgx_policy_load_string(json, &p, &err);
+		if (!cases[i].where)
+			CHECK(ret == 0, "name \"%s\", group \"%s\": expected 0, got %d: %s: %s",
+			      cases[i].name, cases[i].group, ret, err.where, err.why);
+		else
+			CHECK(ret == -EINVAL && !strcmp(err.where, cases[i].where) &&
+			      strstr(err.why, cases[i].why), "name \"%s\", group \"%s\": expected "
+			      "%s: ...%s..., got %d %s: %s", cases[i].name, cases[i].group,
+			      cases[i].where, cases[i].why, ret, err.where, err.why);
+		CHECK(!strpbrk(err.where, "\n\t\x1b") && !strpbrk(err.why, "\n\t\x1b"),
+		      "a control character in the error of case %zu", i);
+		wgx_policy_free(p);
+		free(json);
+	}
+
+	/* The peer API's user object: the same rules, for its name and group names. */
+	ret = wgx_user_from_json("{\"name\": \"bad\\nname\", \"public_key\": \"" KA "\", "
+				 "\"addresses\": [\"10.0.0.1/32\"]}", NULL, &u, &err);
+	CHECK(ret == -EINVAL && !strcmp(err.where, "name") && strstr(err.why, "outside"),
+	      "API user name with a newline: expected name: ...outside..., got %d %s: %s", ret,
+	      err.where, err.why);
+	ret = wgx_user_from_json("{\"name\": \"ok\", \"public_key\": \"" KA "\", "
+				 "\"addresses\": [\"10.0.0.1/32\"], \"groups\": [\"x\\ry\"]}", NULL,
+				 &u, &err);
+	CHECK(ret == -EINVAL && !strcmp(err.where, "groups[0]") && strstr(err.why, "group name"),
+	      "API group name with a CR: expected groups[0]: group name..., got %d %s: %s", ret,
+	      err.where, err.why);
+	/* Values echoed in other errors lose their control characters too. */
+	ret = wgx_user_from_json("{\"name\": \"ok\", \"public_key\": \"a\\nb\", "
+				 "\"addresses\": [\"10.0.0.1/32\"]}", NULL, &u, &err);
+	CHECK(ret == -EINVAL && strstr(err.why, "\"a?b\""), "key with a newline: expected "
+	      "\"a?b\" in the why, got %s", err.why);
+}
+
 int main(void)
 {
 	test_prefix();
@@ -469,6 +559,7 @@ int main(void)
 	test_many_errors();
 	test_file();
 	test_user_from_json();
+	test_names();
 	test_large();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
