@@ -35,6 +35,7 @@ static void strfmt(char *buf, size_t len, const char *fmt, ...)
 struct ctx {
 	struct wgx_policy_err *errs;
 	unsigned int max, nr;
+	struct wgx_addr_limits lim;
 };
 
 /* Control characters of a value echoed into a message become '?': errors get logged. */
@@ -409,6 +410,19 @@ static void user_clear(struct wgx_user *u)
 	explicit_bzero(u, sizeof(*u));	/* the preshared key */
 }
 
+/* A tunnel address no wider than the limits (hole 4: 0.0.0.0/0 would take every address). */
+static int check_width(struct ctx *c, const char *where, const struct wgx_prefix *a)
+{
+	unsigned int min = a->family == 4 ? c->lim.min_plen4 : c->lim.min_plen6;
+	char s[64];
+
+	if (a->plen >= min)
+		return 0;
+	wgx_prefix_format(a, s, sizeof(s));
+	return fail(c, where, "address %s is wider than /%u (raise with --max-tunnel-prefix)", s,
+		    min);
+}
+
 /*
  * One user object at where ("users[3]" or "" for the peer API). Groups resolved against
  * groups[] if given, else kept as names. Returns 0, -EINVAL (recorded) or -ENOMEM.
@@ -472,7 +486,8 @@ static int parse_user(struct ctx *c, const char *where, json_t *j, const struct 
 			return -ENOMEM;
 		json_array_foreach(v, i, e) {
 			if (parse_prefix(c, W("addresses[%zu]", i), e,
-					 &u->addresses[u->nr_addresses]))
+					 &u->addresses[u->nr_addresses]) ||
+			    check_width(c, W("addresses[%zu]", i), &u->addresses[u->nr_addresses]))
 				bad = -EINVAL;
 			else
 				u->nr_addresses++;
@@ -630,6 +645,11 @@ static bool prefix_contains(const struct wgx_prefix *outer, const struct wgx_pre
 	return true;
 }
 
+bool wgx_prefix_overlap(const struct wgx_prefix *a, const struct wgx_prefix *b)
+{
+	return prefix_contains(a, b) || prefix_contains(b, a);
+}
+
 static int report_overlap(struct ctx *c, const struct wgx_policy *p, const struct addr_ref *a,
 			  const struct addr_ref *b)
 {
@@ -653,8 +673,17 @@ static int report_overlap(struct ctx *c, const struct wgx_policy *p, const struc
 		    p->users[earlier->user].name);
 }
 
-/* Tunnel addresses route to one peer each: no address, or part of one, given twice. */
-static int check_overlaps(struct ctx *c, const struct wgx_policy *p)
+/* The policy's tunnel addresses, sorted by addr_cmp, none overlapping another. */
+struct addr_index {
+	struct addr_ref *refs;
+	size_t n;
+};
+
+/*
+ * Tunnel addresses route to one peer each: no address, or part of one, given twice. O(n log n).
+ * Without overlaps and with index, the sorted addresses are kept there (else freed).
+ */
+static int check_overlaps(struct ctx *c, const struct wgx_policy *p, struct addr_index *index)
 {
 	struct addr_ref *refs, **stack;
 	size_t n = 0, top = 0, i;
@@ -683,9 +712,55 @@ static int check_overlaps(struct ctx *c, const struct wgx_policy *p)
 			bad = report_overlap(c, p, stack[top - 1], &refs[i]);
 		stack[top++] = &refs[i];
 	}
-	free(refs);
 	free(stack);
+	if (!bad && index) {
+		index->refs = refs;
+		index->n = n;
+	} else {
+		free(refs);
+	}
 	return bad;
+}
+
+static bool is_except(const struct wgx_user *u, const uint8_t *key)
+{
+	return key && !memcmp(u->public_key, key, WG_KEY_LEN);
+}
+
+const struct wgx_user *wgx_policy_addr_owner(const struct wgx_policy *p,
+					     const struct wgx_prefix *a, const uint8_t *except_key)
+{
+	const struct addr_index *x = p->addr_index;
+	struct addr_ref key = { .p = a };
+	size_t lo = 0, hi, mid;
+	unsigned int u, i;
+
+	if (!x) {
+		/* A policy not from the load functions: no index, look at every address. */
+		for (u = 0; u < p->nr_users; u++)
+			for (i = 0; i < p->users[u].nr_addresses; i++)
+				if (wgx_prefix_overlap(&p->users[u].addresses[i], a) &&
+				    !is_except(&p->users[u], except_key))
+					return &p->users[u];
+		return NULL;
+	}
+	/* lo: the first address not before a. */
+	for (hi = x->n; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		if (addr_cmp(&x->refs[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* None overlap: only the one just before can contain a ... */
+	if (lo && wgx_prefix_overlap(x->refs[lo - 1].p, a) &&
+	    !is_except(&p->users[x->refs[lo - 1].user], except_key))
+		return &p->users[x->refs[lo - 1].user];
+	/* ... and those a contains follow one another from lo. */
+	for (; lo < x->n && wgx_prefix_overlap(x->refs[lo].p, a); lo++)
+		if (!is_except(&p->users[x->refs[lo].user], except_key))
+			return &p->users[x->refs[lo].user];
+	return NULL;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -744,6 +819,9 @@ void wgx_policy_free(struct wgx_policy *p)
 	if (x)
 		free(x->slots);
 	free(x);
+	if (p->addr_index)
+		free(((struct addr_index *)p->addr_index)->refs);
+	free(p->addr_index);
 	free(p);
 }
 
@@ -823,7 +901,10 @@ static int parse_policy(struct ctx *c, json_t *root, struct wgx_policy *p)
 	if (ret == -ENOMEM)
 		return ret;
 	bad |= ret;
-	ret = check_overlaps(c, p);
+	p->addr_index = calloc(1, sizeof(struct addr_index));
+	if (!p->addr_index)
+		return -ENOMEM;
+	ret = check_overlaps(c, p, p->addr_index);
 	if (ret == -ENOMEM)
 		return ret;
 	return bad | ret ? -EINVAL : 0;
@@ -845,11 +926,11 @@ static json_t *load_json(struct ctx *c, const char *json, int *ret)
 	return root;
 }
 
-int wgx_policy_load_string_errs(const char *json, struct wgx_policy **out,
-				struct wgx_policy_err *errs, unsigned int max_errs,
-				unsigned int *nr_errs)
+int wgx_policy_load_string_opts(const char *json, const struct wgx_addr_limits *lim,
+				struct wgx_policy **out, struct wgx_policy_err *errs,
+				unsigned int max_errs, unsigned int *nr_errs)
 {
-	struct ctx c = { errs, max_errs, 0 };
+	struct ctx c = { errs, max_errs, 0, lim ? *lim : WGX_ADDR_LIMITS_DEFAULT };
 	struct wgx_policy *p;
 	json_t *root;
 	int ret;
@@ -870,14 +951,21 @@ int wgx_policy_load_string_errs(const char *json, struct wgx_policy **out,
 	return ret;
 }
 
-int wgx_policy_load_string(const char *json, struct wgx_policy **out, struct wgx_policy_err *err)
+int wgx_policy_load_string_errs(const char *json, struct wgx_policy **out,
+				struct wgx_policy_err *errs, unsigned int max_errs,
+				unsigned int *nr_errs)
 {
-	return wgx_policy_load_string_errs(json, out, err, 1, NULL);
+	return wgx_policy_load_string_opts(json, NULL, out, errs, max_errs, nr_errs);
 }
 
-int wgx_policy_load_file_errs(const char *path, struct wgx_policy **out,
-			      struct wgx_policy_err *errs, unsigned int max_errs,
-			      unsigned int *nr_errs)
+int wgx_policy_load_string(const char *json, struct wgx_policy **out, struct wgx_policy_err *err)
+{
+	return wgx_policy_load_string_opts(json, NULL, out, err, 1, NULL);
+}
+
+int wgx_policy_load_file_opts(const char *path, const struct wgx_addr_limits *lim,
+			      struct wgx_policy **out, struct wgx_policy_err *errs,
+			      unsigned int max_errs, unsigned int *nr_errs)
 {
 	struct ctx c = { errs, max_errs, 0 };
 	size_t got = 0, cap = 0;
@@ -923,15 +1011,22 @@ int wgx_policy_load_file_errs(const char *path, struct wgx_policy **out,
 			*nr_errs = c.nr;
 	} else if (!ret) {
 		buf[got] = '\0';
-		ret = wgx_policy_load_string_errs(buf, out, errs, max_errs, nr_errs);
+		ret = wgx_policy_load_string_opts(buf, lim, out, errs, max_errs, nr_errs);
 	}
 	wgx_free_wipe(buf, cap ? cap + 1 : 0);
 	return ret;
 }
 
+int wgx_policy_load_file_errs(const char *path, struct wgx_policy **out,
+			      struct wgx_policy_err *errs, unsigned int max_errs,
+			      unsigned int *nr_errs)
+{
+	return wgx_policy_load_file_opts(path, NULL, out, errs, max_errs, nr_errs);
+}
+
 int wgx_policy_load_file(const char *path, struct wgx_policy **out, struct wgx_policy_err *err)
 {
-	return wgx_policy_load_file_errs(path, out, err, 1, NULL);
+	return wgx_policy_load_file_opts(path, NULL, out, err, 1, NULL);
 }
 
 /* ---- one user, from the peer API ---- */
@@ -947,7 +1042,14 @@ void wgx_user_free(struct wgx_user *u)
 int wgx_user_from_json(const char *json, const struct wgx_policy *p, struct wgx_user **out,
 		       struct wgx_policy_err *err)
 {
-	struct ctx c = { err, 1, 0 };
+	return wgx_user_from_json_opts(json, p, NULL, out, err);
+}
+
+int wgx_user_from_json_opts(const char *json, const struct wgx_policy *p,
+			    const struct wgx_addr_limits *lim, struct wgx_user **out,
+			    struct wgx_policy_err *err)
+{
+	struct ctx c = { err, 1, 0, lim ? *lim : WGX_ADDR_LIMITS_DEFAULT };
 	struct wgx_user *u;
 	json_t *root;
 	int ret;
@@ -967,7 +1069,7 @@ int wgx_user_from_json(const char *json, const struct wgx_policy *p, struct wgx_
 		/* the same overlap rule as across users, within this one */
 		struct wgx_policy one = { .users = u, .nr_users = 1 };
 
-		ret = check_overlaps(&c, &one);
+		ret = check_overlaps(&c, &one, NULL);
 		if (ret == -EINVAL && !strncmp(err->where, "users[0].", 9))
 			memmove(err->where, err->where + 9, strlen(err->where + 9) + 1);
 	}

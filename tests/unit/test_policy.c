@@ -399,6 +399,175 @@ static void test_user_from_json(void)
 	wgx_policy_free(p);
 }
 
+/* Hole 4: tunnel addresses no wider than /24 and /64 by default, or the limits given. */
+static void test_addr_limits(void)
+{
+	static const struct wgx_addr_limits wide = { .min_plen4 = 8, .min_plen6 = 48 };
+	static const struct wgx_addr_limits any = { 0, 0 };
+	static const struct {
+		const char *addr;
+		const struct wgx_addr_limits *lim;
+		const char *why;	/* NULL: accepted */
+	} cases[] = {
+		{ "10.0.0.0/8", NULL,
+		  "address 10.0.0.0/8 is wider than /24 (raise with --max-tunnel-prefix)" },
+		{ "0.0.0.0/0", NULL, "address 0.0.0.0/0 is wider than /24" },
+		{ "::/0", NULL, "address ::/0 is wider than /64" },
+		{ "fd00::/48", NULL, "address fd00::/48 is wider than /64" },
+		{ "10.0.2.0/23", NULL, "wider than /24" },
+		{ "10.0.1.0/24", NULL, NULL },
+		{ "fd00::/64", NULL, NULL },
+		{ "10.0.0.0/8", &wide, NULL },
+		{ "fd00::/48", &wide, NULL },
+		{ "0.0.0.0/0", &wide, "address 0.0.0.0/0 is wider than /8" },
+		{ "0.0.0.0/0", &any, NULL },
+		{ "::/0", &any, NULL },
+	};
+	struct wgx_policy_err err;
+	struct wgx_policy *p;
+	struct wgx_user *u;
+	char json[512], path[] = "/tmp/test_policy.XXXXXX";
+	size_t i;
+	FILE *f;
+	int ret, fd;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(json, sizeof(json), "{\"users\": [{\"name\": \"a\", \"public_key\": \"" KA
+			 "\", \"addresses\": [\"%s\"]}]}", cases[i].addr);
+		memset(&err, 0, sizeof(err));
+		ret = wgx_policy_load_string_opts(json, cases[i].lim, &p, &err, 1, NULL);
+		if (!cases[i].why)
+			CHECK(ret == 0, "%s: expected 0, got %d: %s: %s", cases[i].addr, ret,
+			      err.where, err.why);
+		else
+			CHECK(ret == -EINVAL && !strcmp(err.where, "users[0].addresses[0]") &&
+			      strstr(err.why, cases[i].why), "%s: expected users[0].addresses[0]: "
+			      "...%s..., got %d %s: %s", cases[i].addr, cases[i].why, ret,
+			      err.where, err.why);
+		wgx_policy_free(p);
+
+		/* The same for the peer API's user object. */
+		snprintf(json, sizeof(json), "{\"name\": \"a\", \"public_key\": \"" KA "\", "
+			 "\"addresses\": [\"%s\"]}", cases[i].addr);
+		ret = wgx_user_from_json_opts(json, NULL, cases[i].lim, &u, &err);
+		if (!cases[i].why)
+			CHECK(ret == 0, "API %s: expected 0, got %d: %s: %s", cases[i].addr, ret,
+			      err.where, err.why);
+		else
+			CHECK(ret == -EINVAL && !strcmp(err.where, "addresses[0]") &&
+			      strstr(err.why, cases[i].why), "API %s: expected addresses[0]: "
+			      "...%s..., got %d %s: %s", cases[i].addr, cases[i].why, ret,
+			      err.where, err.why);
+		if (!ret)
+			wgx_user_free(u);
+		if (cases[i].lim)
+			continue;
+		/* The old functions use the defaults. */
+		ret = wgx_user_from_json(json, NULL, &u, &err);
+		CHECK(!ret == !cases[i].why, "API %s, default limits: got %d", cases[i].addr, ret);
+		if (!ret)
+			wgx_user_free(u);
+	}
+
+	/* From a file, with a raised limit; refused with the default one. */
+	fd = mkstemp(path);
+	if (!CHECK(fd >= 0, "mkstemp"))
+		return;
+	f = fdopen(fd, "w");
+	fputs("{\"users\": [{\"name\": \"a\", \"public_key\": \"" KA "\", \"addresses\": "
+	      "[\"10.0.0.0/8\"]}]}", f);
+	fclose(f);
+	ret = wgx_policy_load_file(path, &p, &err);
+	CHECK(ret == -EINVAL && strstr(err.why, "wider than /24"), "file, default limits: "
+	      "expected wider than /24, got %d %s", ret, err.why);
+	ret = wgx_policy_load_file_opts(path, &wide, &p, &err, 1, NULL);
+	CHECK(ret == 0 && p, "file, limit /8: expected 0, got %d %s: %s", ret, err.where,
+	      err.why);
+	wgx_policy_free(p);
+	unlink(path);
+}
+
+static void test_prefix_overlap(void)
+{
+	static const struct {
+		const char *a, *b;
+		bool overlap;
+	} cases[] = {
+		{ "10.0.0.0/24", "10.0.0.0/24", true },
+		{ "10.0.0.0/24", "10.0.0.7/32", true },
+		{ "10.0.0.7/32", "10.0.0.0/24", true },
+		{ "10.0.0.0/25", "10.0.0.128/25", false },
+		{ "10.0.0.0/24", "10.0.1.0/24", false },
+		{ "0.0.0.0/0", "192.0.2.1/32", true },
+		{ "10.0.0.0/8", "11.0.0.0/8", false },
+		{ "fd00::/64", "fd00::1/128", true },
+		{ "fd00::/64", "fd00:0:0:1::/64", false },
+		{ "::/0", "10.0.0.0/8", false },	/* families never overlap */
+		{ "0.0.0.0/0", "::/0", false },
+	};
+	struct wgx_prefix a, b;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		wgx_prefix_parse(cases[i].a, &a);
+		wgx_prefix_parse(cases[i].b, &b);
+		CHECK(wgx_prefix_overlap(&a, &b) == cases[i].overlap, "%s and %s: expected %s",
+		      cases[i].a, cases[i].b, cases[i].overlap ? "overlap" : "no overlap");
+	}
+}
+
+/* Whose tunnel address a prefix overlaps, with the index and without (a hand-made policy). */
+static void test_addr_owner(void)
+{
+	static const struct {
+		const char *addr, *except, *owner;
+	} cases[] = {
+		{ "100.64.0.2/32", NULL, "alice" },
+		{ "100.64.0.2/32", KA, NULL },
+		{ "100.64.1.7/32", NULL, "carol" },	/* inside carol's /24 */
+		{ "100.64.1.128/25", NULL, "carol" },
+		{ "100.64.1.0/24", KC, NULL },
+		{ "100.64.1.0/24", KA, "carol" },
+		{ "100.64.0.0/24", NULL, "alice" },	/* holds alice's and bob's */
+		{ "100.64.0.0/24", KA, "bob" },
+		{ "100.64.0.0/16", NULL, "alice" },
+		{ "100.64.0.0/16", KA, "bob" },
+		{ "100.64.2.1/32", NULL, NULL },
+		{ "100.64.0.4/30", NULL, NULL },
+		{ "100.63.255.255/32", NULL, NULL },
+		{ "fd7a:115c::/64", NULL, "alice" },
+		{ "fd7a:115c::2/128", KA, NULL },
+		{ "fd7a:115c::3/128", NULL, NULL },
+		{ "0.0.0.0/0", KB, "alice" },
+	};
+	struct wgx_policy_err err = {};
+	struct wgx_policy *p = NULL, hand = {};
+	const struct wgx_user *u;
+	struct wgx_prefix a;
+	uint8_t key[32];
+	size_t i;
+	int pass;
+
+	if (!CHECK(wgx_policy_load_string(good_policy, &p, &err) == 0, "good policy"))
+		return;
+	hand.users = p->users;
+	hand.nr_users = p->nr_users;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			if (cases[i].except)
+				wgx_key_from_base64(key, cases[i].except);
+			wgx_prefix_parse(cases[i].addr, &a);
+			u = wgx_policy_addr_owner(pass ? &hand : p, &a,
+						  cases[i].except ? key : NULL);
+			CHECK(cases[i].owner ? u && !strcmp(u->name, cases[i].owner) : !u,
+			      "%s%s, except %s: expected %s, got %s", pass ? "no index: " : "",
+			      cases[i].addr, cases[i].except ? cases[i].except : "none",
+			      cases[i].owner ? cases[i].owner : "none", u ? u->name : "none");
+		}
+	}
+	wgx_policy_free(p);
+}
+
 /* 100,000 users: every key found, unknown keys not, lookups in constant time. */
 static void test_large(void)
 {
@@ -410,6 +579,7 @@ static void test_large(void)
 	struct timespec t0, t1, t2;
 	const struct wgx_user *u;
 	unsigned int i, j, wrong = 0, found_unknown = 0;
+	struct wgx_prefix a = { .family = 4 };
 	char *json, b64[45];
 	double load_s, find_ns;
 	uint64_t x = 88172645463325252ULL;
@@ -455,6 +625,40 @@ static void test_large(void)
 	printf("test_policy: 100000 users: load %.2f s, lookup %.0f ns each\n", load_s, find_ns);
 	/* A linear scan costs ~50 us per lookup at this size; a hash table well under 2. */
 	CHECK(find_ns < 2000, "lookup: expected O(1) (< 2 us), took %.0f ns", find_ns);
+
+	/* Whose address: O(log n) each, over the sorted addresses. */
+	wrong = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	for (i = 0; i < n; i++) {
+		a.plen = 32;
+		a.addr[0] = 10, a.addr[1] = i >> 16, a.addr[2] = i >> 8, a.addr[3] = i;
+		u = wgx_policy_addr_owner(p, &a, NULL);
+		if (!u || (unsigned int)atoi(u->name + 1) != i ||
+		    wgx_policy_addr_owner(p, &a, u->public_key))
+			wrong++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	find_ns = ((t2.tv_sec - t1.tv_sec) * 1e9 + (t2.tv_nsec - t1.tv_nsec)) / (2.0 * n);
+	CHECK(!wrong, "100000 users: %u addresses without their owner", wrong);
+	printf("test_policy: 100000 users: address owner %.0f ns each\n", find_ns);
+	CHECK(find_ns < 2000, "address owner: expected O(log n) (< 2 us), took %.0f ns", find_ns);
+
+	/* One more user whose /24 holds 256 others' addresses: found in O(n log n). */
+	wgx_key_to_base64(b64, keys[0]);	/* flipped above: no user's key */
+	snprintf(json + o, len - o, ", {\"name\": \"dup\", \"public_key\": \"%s\", "
+		 "\"addresses\": [\"10.0.0.0/24\"]}]}", b64);
+	wgx_policy_free(p);
+	p = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = wgx_policy_load_string(json, &p, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	load_s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	CHECK(ret == -EINVAL && !strcmp(err.where, "users[100000].addresses[0]") &&
+	      strstr(err.why, "10.0.0.0/24: overlaps 10.0.0.0/32 of users[0] (u0)"),
+	      "100001 users, one overlapping: got %d %s: %s", ret, err.where, err.why);
+	printf("test_policy: 100001 users, an overlap found in %.2f s\n", load_s);
+	/* Pairwise, 5e9 comparisons would take minutes. */
+	CHECK(load_s < 10, "overlap check: expected O(n log n), took %.1f s", load_s);
 out:
 	wgx_policy_free(p);
 	free(json);
@@ -560,6 +764,9 @@ int main(void)
 	test_file();
 	test_user_from_json();
 	test_names();
+	test_addr_limits();
+	test_prefix_overlap();
+	test_addr_owner();
 	test_large();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
