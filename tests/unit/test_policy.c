@@ -285,22 +285,29 @@ static void test_many_errors(void)
 	      "expected the first two in file order, got %s, %s", errs[0].where, errs[1].where);
 }
 
+/* Writes text to a new file named from path ("...XXXXXX"), to unlink. false on failure. */
+static bool write_temp(char *path, const char *text)
+{
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	if (!CHECK(f, "mkstemp %s", path))
+		return false;
+	fputs(text, f);
+	return CHECK(!fclose(f), "write %s", path);
+}
+
 static void test_file(void)
 {
 	struct wgx_policy_err err = {};
 	struct wgx_policy *p = NULL;
 	char path[] = "/tmp/test_policy.XXXXXX";
-	FILE *f;
-	int fd, ret;
+	int ret;
 
 	ret = wgx_policy_load_file("/nonexistent/policy.json", &p, &err);
 	CHECK(ret == -ENOENT, "missing file: expected -ENOENT, got %d", ret);
-	fd = mkstemp(path);
-	if (!CHECK(fd >= 0, "mkstemp"))
+	if (!write_temp(path, good_policy))
 		return;
-	f = fdopen(fd, "w");
-	fputs(good_policy, f);
-	fclose(f);
 	ret = wgx_policy_load_file(path, &p, &err);
 	CHECK(ret == 0 && p && p->nr_users == 3, "file: expected 3 users, got %d: %s: %s", ret,
 	      err.where, err.why);
@@ -428,8 +435,7 @@ static void test_addr_limits(void)
 	struct wgx_user *u;
 	char json[512], path[] = "/tmp/test_policy.XXXXXX";
 	size_t i;
-	FILE *f;
-	int ret, fd;
+	int ret;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(json, sizeof(json), "{\"users\": [{\"name\": \"a\", \"public_key\": \"" KA
@@ -470,13 +476,9 @@ static void test_addr_limits(void)
 	}
 
 	/* From a file, with a raised limit; refused with the default one. */
-	fd = mkstemp(path);
-	if (!CHECK(fd >= 0, "mkstemp"))
+	if (!write_temp(path, "{\"users\": [{\"name\": \"a\", \"public_key\": \"" KA "\", "
+			"\"addresses\": [\"10.0.0.0/8\"]}]}"))
 		return;
-	f = fdopen(fd, "w");
-	fputs("{\"users\": [{\"name\": \"a\", \"public_key\": \"" KA "\", \"addresses\": "
-	      "[\"10.0.0.0/8\"]}]}", f);
-	fclose(f);
 	ret = wgx_policy_load_file(path, &p, &err);
 	CHECK(ret == -EINVAL && strstr(err.why, "wider than /24"), "file, default limits: "
 	      "expected wider than /24, got %d %s", ret, err.why);
@@ -704,7 +706,8 @@ static void test_names(void)
 		{ "-alice", "dev", "users[0].name", "name starts with '-'" },
 		{ ".alice", "dev", "users[0].name", "name starts with '.'" },
 		{ "alice", "d\\nev", "groups.d?ev", "group name has a character outside" },
-		{ "alice", NAME63 "a", "groups." NAME63 "a", "group name is 64 bytes, longer than 63" },
+		{ "alice", NAME63 "a", "groups." NAME63 "a",
+		  "group name is 64 bytes, longer than 63" },
 		{ "alice", "-dev", "groups.-dev", "group name starts with '-'" },
 		{ "alice", "", "groups.", "group name is empty" },
 	};

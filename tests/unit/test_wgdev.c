@@ -765,7 +765,7 @@ static struct {
 } watched[4];
 static unsigned int nr_watched, leaks;
 
-static void check_freed(void *p)
+static void check_free(void *p)
 {
 	size_t size = p && nr_watched ? malloc_usable_size(p) : 0;
 	unsigned int i;
@@ -779,13 +779,13 @@ static void check_freed(void *p)
 
 void free(void *p)
 {
-	check_freed(p);
+	check_free(p);
 	__libc_free(p);
 }
 
 void *realloc(void *p, size_t size)
 {
-	check_freed(p);
+	check_free(p);
 	return __libc_realloc(p, size);
 }
 
@@ -806,6 +806,28 @@ static unsigned int unwatch(void)
 }
 
 #define WIPE_PEERS	200	/* peer arrays grow 8 times; the texts pass 4 KiB and 8 KiB */
+
+/* Watches the private key and psk of the wipe tests' devices, as bytes and as hex. */
+static void watch_keys(void)
+{
+	static uint8_t priv[32], psk[32];
+
+	hex_key(priv, ALICE_PRIV);
+	hex_key(psk, PSK1);
+	watch(priv, 32);
+	watch(psk, 32);
+	watch(ALICE_PRIV, 64);
+	watch(PSK1, 64);
+}
+
+/* The device read while watch_keys(): all its peers there, none of its keys left once freed. */
+static void check_freed(struct wgx_wg_device *dev, int ret)
+{
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(dev->nr_peers, WIPE_PEERS);
+	wgx_wg_device_free(dev);
+	ASSERT_EQ(unwatch(), 0);
+}
 
 /* A get=1 answer: the private key, then WIPE_PEERS peers with the same psk. malloc'd. */
 static char *get_answer(size_t *len)
@@ -875,12 +897,8 @@ static void test_wipe_device(void)
 	hex_key(psk, PSK1);
 	text = get_answer(&len);
 	dev = calloc(1, sizeof(*dev));
-	watch(priv, 32);
-	watch(psk, 32);
-	ASSERT_EQ(wgx_uapi_parse_get(text, len, dev), 0);
-	ASSERT_EQ(dev->nr_peers, WIPE_PEERS);
-	wgx_wg_device_free(dev);
-	ASSERT_EQ(unwatch(), 0);
+	watch_keys();
+	check_freed(dev, wgx_uapi_parse_get(text, len, dev));
 	free(text);
 
 	buf = calloc(1, 65536);
@@ -896,12 +914,8 @@ static void test_wipe_device(void)
 	}
 	mnl_attr_nest_end(nlh, peers);
 	dev = calloc(1, sizeof(*dev));
-	watch(priv, 32);
-	watch(psk, 32);
-	ASSERT_EQ(wgx_nl_parse_get(nlh, dev), 0);
-	ASSERT_EQ(dev->nr_peers, WIPE_PEERS);
-	wgx_wg_device_free(dev);
-	ASSERT_EQ(unwatch(), 0);
+	watch_keys();
+	check_freed(dev, wgx_nl_parse_get(nlh, dev));
 	free(buf);
 }
 
@@ -936,7 +950,6 @@ static void test_wipe_uapi_recv(void)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct wgx_wg_device *dev;
 	char ifname[16], req[64];
-	uint8_t priv[32], psk[32];
 	int fd, cfd, status;
 	size_t len;
 	char *text;
@@ -962,17 +975,9 @@ static void test_wipe_uapi_recv(void)
 		_exit(0);
 	}
 	close(fd);
-	hex_key(priv, ALICE_PRIV);
-	hex_key(psk, PSK1);
 	dev = calloc(1, sizeof(*dev));
-	watch(priv, 32);
-	watch(psk, 32);
-	watch(ALICE_PRIV, 64);
-	watch(PSK1, 64);
-	ASSERT_EQ(wgx_uapi_get_device(ifname, dev), 0);
-	ASSERT_EQ(dev->nr_peers, WIPE_PEERS);
-	wgx_wg_device_free(dev);
-	ASSERT_EQ(unwatch(), 0);
+	watch_keys();
+	check_freed(dev, wgx_uapi_get_device(ifname, dev));
 	waitpid(pid, &status, 0);
 	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status), "fake server failed");
 	unlink(sun.sun_path);
