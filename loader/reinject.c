@@ -163,7 +163,8 @@ int wgx_reinject(const struct wgx_reinject *r, const struct wgx_hs_event *ev, co
 		udp[7] = c & 0xff;
 		dst.in6.sin6_family = AF_INET6;
 		memcpy(&dst.in6.sin6_addr, ev->daddr, 16);
-		n = sendto(r->fd6, pkt, hlen + ulen, 0, (struct sockaddr *)&dst.in6, sizeof(dst.in6));
+		n = sendto(r->fd6, pkt, hlen + ulen, 0, (struct sockaddr *)&dst.in6,
+			   sizeof(dst.in6));
 	} else {
 		ip[0] = 0x45;
 		ip[2] = (hlen + ulen) >> 8;
@@ -175,7 +176,8 @@ int wgx_reinject(const struct wgx_reinject *r, const struct wgx_hs_event *ev, co
 		/* the kernel fills the IPv4 header checksum; UDP checksum 0 = none */
 		dst.in4.sin_family = AF_INET;
 		memcpy(&dst.in4.sin_addr, ev->daddr, 4);
-		n = sendto(r->fd4, pkt, hlen + ulen, 0, (struct sockaddr *)&dst.in4, sizeof(dst.in4));
+		n = sendto(r->fd4, pkt, hlen + ulen, 0, (struct sockaddr *)&dst.in4,
+			   sizeof(dst.in4));
 	}
 	if (n < 0) {
 		*why = "send";

@@ -184,7 +184,8 @@ int cmd_peers(int argc, char **argv)
 		json_decref(per_if);
 		if (!n)
 			printf("no managed peers\n");
-		printf("initiations %llu: installed %llu, had a peer %llu, unknown %llu (+%llu cached), "
+		printf("initiations %llu: installed %llu, had a peer %llu, unknown %llu "
+		       "(+%llu cached), "
 		       "disabled %llu, expired %llu, address conflicts %llu, throttled %llu, "
 		       "bad mac1 %llu, not for us %llu, unauthenticated %llu, replayed %llu, "
 		       "errors %llu; removed idle %llu, by policy %llu, by the API %llu\n",
