@@ -33,6 +33,7 @@ struct wgx_wg_peer {
 	uint8_t psk[WG_KEY_LEN];
 	struct wgx_endpoint endpoint;		/* sa_family 0 = none */
 	uint16_t keepalive;			/* persistent keepalive seconds, 0 = off */
+	bool update_only;			/* set: change the peer only if it exists */
 	struct wgx_prefix *allowed;		/* proto/ports unused here */
 	unsigned int nr_allowed;
 	uint64_t last_handshake_sec;		/* CLOCK_REALTIME, 0 = never */

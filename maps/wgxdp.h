@@ -136,16 +136,22 @@ struct wgx_iface {
 _Static_assert(sizeof(struct wgx_iface) == 64, "wgx_iface layout");
 
 /*
+ * The just-in-time daemon's state, owned by `wgxdp run` and pinned under <pin_dir>/jit/ (the
+ * uplink's detach never touches it). Written by userspace only; two daemons on two WireGuard
+ * interfaces share the maps without overwriting each other: every key names the interface.
+ *
  * wgx_peers (BPF_MAP_TYPE_HASH, key: struct wgx_peer_key): the peers `wgxdp run` installed,
  * so that a restarted daemon adopts them and never touches a peer configured by hand.
- * Written by userspace only.
  */
 #define WGX_MAX_PEERS		(1 << 20)	/* WireGuard's own limit per device */
 #define WGX_PEER_F_KEEPALIVE	(1u << 0)	/* installed with keepalive, not yet cleared */
+#define WGX_PEER_F_API		(1u << 1)	/* the user came from the peer API */
 
 struct wgx_peer_key {
+	char wg_ifname[16];
 	__u8 public_key[32];
 };
+_Static_assert(sizeof(struct wgx_peer_key) == 48, "wgx_peer_key layout");
 
 struct wgx_peer_rec {
 	char user[48];
@@ -159,29 +165,56 @@ struct wgx_peer_rec {
 	__u8 pad;
 	__be16 port;
 	__u8 addr[16];
+	__s64 validated_s;	/* CLOCK_REALTIME: last time the policy source confirmed the user */
 };
-_Static_assert(sizeof(struct wgx_peer_rec) == 112, "wgx_peer_rec layout");
+_Static_assert(sizeof(struct wgx_peer_rec) == 120, "wgx_peer_rec layout");
 
 /*
- * wgx_jit_stats (BPF_MAP_TYPE_ARRAY, one entry): what the daemon did with each initiation,
- * kept across restarts. Written by userspace only.
+ * wgx_replay (BPF_MAP_TYPE_HASH, key: struct wgx_peer_key): the newest TAI64N timestamp seen
+ * in an authenticated initiation of each known user's key, kept across peer removal and
+ * daemon restarts, so that a captured initiation can never re-install a peer.
  */
+#define WGX_MAX_REPLAY		(1 << 20)
+
+struct wgx_replay_rec {
+	__u8 tai64n[12];	/* big-endian seconds and nanoseconds: memcmp orders them */
+	__u32 pad;
+	__u64 seen_ns;		/* CLOCK_REALTIME of the initiation that set it */
+};
+_Static_assert(sizeof(struct wgx_replay_rec) == 24, "wgx_replay_rec layout");
+
+/*
+ * wgx_jit_stats (BPF_MAP_TYPE_HASH, key: struct wgx_jit_key): what the daemon of each
+ * WireGuard interface did with each initiation, kept across restarts.
+ */
+#define WGX_MAX_JIT_IFACES	64
+
+struct wgx_jit_key {
+	char wg_ifname[16];
+};
+
 struct wgx_jit_stats {
 	__u64 events;		/* initiations read from the ring buffer */
+	__u64 other_port;	/* for another WireGuard port (another interface's daemon) */
 	__u64 installed;	/* peers installed */
 	__u64 existing;		/* the key already has a peer (ours or by hand): nothing to do */
-	__u64 throttled;	/* source over its rate: dropped before any X25519 */
-	__u64 bad_mac1;		/* mac1 wrong: not for this interface */
+	__u64 reinjected;	/* initiations handed to WireGuard again after the install */
+	__u64 reinject_refused;	/* ... not re-injected: the event's addresses failed the check */
+	__u64 throttled;	/* source over its rate (after mac1, before any X25519) */
+	__u64 bad_mac1;		/* mac1 wrong: not for this interface, or junk */
 	__u64 not_for_us;	/* the static did not decrypt: made for another key */
-	__u64 bad_timestamp;	/* the timestamp did not decrypt */
+	__u64 unauthenticated;	/* the timestamp did not decrypt: no private key for the static */
+	__u64 replayed;		/* timestamp not newer than the key's newest: a replay */
 	__u64 unknown_key;	/* no such user */
-	__u64 unknown_cached;	/* a source recently seen with an unknown key: skipped */
+	__u64 unknown_cached;	/* a key recently found unknown: not looked up again */
 	__u64 disabled;
 	__u64 expired;
+	__u64 address_conflict;	/* the user's addresses overlap another peer or user */
 	__u64 api_errors;	/* the peer API failed or was rate-limited */
 	__u64 install_errors;	/* the WireGuard device refused */
 	__u64 removed_idle;
 	__u64 removed_policy;	/* user gone, disabled or expired */
+	__u64 removed_api;	/* the peer API no longer knows the user, at revalidation */
 	__u64 adopted;		/* managed peers found again at start */
 };
 

@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <bpf/bpf.h>
 
-#include "loader/jit.h"
+#include "loader/jit_state.h"
 #include "loader/noise.h"
 #include "loader/wgdev.h"
 #include "tools/wgxdp.h"
@@ -41,26 +41,67 @@ static void removal(char *buf, size_t len, const struct wgx_peer_rec *r, uint64_
 	}
 }
 
+static json_t *stats_json(const struct wgx_jit_stats *st)
+{
+	json_t *o = json_object();
+	unsigned int i;
+
+	for (i = 0; i < wgx_jit_nr_stat_fields; i++)
+		json_object_set_new(o, wgx_jit_stat_fields[i].name,
+				    json_integer(wgx_jit_stat(st, i)));
+	return o;
+}
+
+/* The counters of every daemon (or only wg's), summed into *sum and listed per interface. */
+static void sum_stats(const struct wgx_jit_state *m, const char *wg, struct wgx_jit_stats *sum,
+		      json_t *per_if)
+{
+	struct wgx_jit_key k, next;
+	struct wgx_jit_stats st;
+	__u64 *a = (__u64 *)sum;
+	const __u64 *b = (const __u64 *)&st;
+	unsigned int i;
+	int err;
+
+	memset(sum, 0, sizeof(*sum));
+	err = bpf_map_get_next_key(m->stats_fd, NULL, &next);
+	while (!err) {
+		k = next;
+		err = bpf_map_get_next_key(m->stats_fd, &k, &next);
+		if ((wg && strncmp(k.wg_ifname, wg, sizeof(k.wg_ifname))) ||
+		    bpf_map_lookup_elem(m->stats_fd, &k, &st))
+			continue;
+		for (i = 0; i < sizeof(st) / sizeof(__u64); i++)
+			a[i] += b[i];
+		json_object_set_new(per_if, k.wg_ifname, stats_json(&st));
+	}
+}
+
 int cmd_peers(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "pin-dir", required_argument, NULL, 'd' },
+		{ "wg", required_argument, NULL, 'w' },
 		{}
 	};
+	const char *wg = NULL;
 	const char *pin_dir = wgx_pin_dir_default();
-	struct wgx_jit_maps m;
+	struct wgx_jit_state m;
 	struct wgx_jit_stats st = {};
 	struct wgx_peer_key k, next;
 	struct wgx_peer_rec r;
 	struct wgx_wg_device *dev = NULL;
 	char dev_name[16] = "";
-	json_t *arr = json_array();
+	json_t *arr = json_array(), *per_if;
 	bool json = false;
 	int c, err, n = 0;
 
-	while ((c = getopt_long(argc, argv, "jd:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jd:w:", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'w':
+			wg = optarg;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -72,14 +113,14 @@ int cmd_peers(int argc, char **argv)
 			return wgx_usage("peers", stderr);
 		}
 	}
-	err = wgx_jit_maps_open(pin_dir, &m);
+	err = wgx_jit_state_open(pin_dir, false, &m);
 	if (err) {
 		json_decref(arr);
-		wgx_err("peers", "%s: %s", pin_dir, err == -ENOENT ?
-			"nothing pinned: run wgxdp attach first" : strerror(-err));
+		wgx_err("peers", "%s/%s: %s", pin_dir, WGX_JIT_SUBDIR, err == -ENOENT ?
+			"nothing pinned: wgxdp run has never run with this pin directory" :
+			err == -EPROTO ? "pinned by another version of wgxdp" : strerror(-err));
 		return 1;
 	}
-	wgx_jit_stats_read(&m, &st);
 	err = bpf_map_get_next_key(m.peers_fd, NULL, &next);
 	while (!err) {
 		const struct wgx_wg_peer *p = NULL;
@@ -87,7 +128,8 @@ int cmd_peers(int argc, char **argv)
 
 		k = next;
 		err = bpf_map_get_next_key(m.peers_fd, &k, &next);
-		if (bpf_map_lookup_elem(m.peers_fd, &k, &r))
+		if ((wg && strncmp(k.wg_ifname, wg, sizeof(k.wg_ifname))) ||
+		    bpf_map_lookup_elem(m.peers_fd, &k, &r))
 			continue;
 		if (strncmp(dev_name, r.wg_ifname, sizeof(dev_name))) {
 			wgx_wg_device_free(dev);
@@ -126,35 +168,37 @@ int cmd_peers(int argc, char **argv)
 		n++;
 	}
 	wgx_wg_device_free(dev);
+	per_if = json_object();
+	sum_stats(&m, wg, &st, per_if);
 	if (json) {
-		json_t *root = json_object(), *s = json_object();
+		json_t *root = json_object();
 
-#define STAT(f) json_object_set_new(s, #f, json_integer(st.f))
-		STAT(events); STAT(installed); STAT(existing); STAT(throttled);
-		STAT(bad_mac1); STAT(not_for_us); STAT(bad_timestamp); STAT(unknown_key);
-		STAT(unknown_cached); STAT(disabled); STAT(expired); STAT(api_errors);
-		STAT(install_errors); STAT(removed_idle); STAT(removed_policy); STAT(adopted);
-#undef STAT
 		json_object_set_new(root, "peers", arr);
-		json_object_set_new(root, "daemon", s);
+		json_object_set_new(root, "daemon", stats_json(&st));
+		json_object_set_new(root, "interfaces", per_if);
 		json_dumpf(root, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(root);
 	} else {
 		json_decref(arr);
+		json_decref(per_if);
 		if (!n)
 			printf("no managed peers\n");
 		printf("initiations %llu: installed %llu, had a peer %llu, unknown %llu (+%llu cached), "
-		       "disabled %llu, expired %llu, throttled %llu, bad mac1 %llu, not for us %llu, "
-		       "errors %llu; removed idle %llu, by policy %llu\n",
+		       "disabled %llu, expired %llu, address conflicts %llu, throttled %llu, "
+		       "bad mac1 %llu, not for us %llu, unauthenticated %llu, replayed %llu, "
+		       "errors %llu; removed idle %llu, by policy %llu, by the API %llu\n",
 		       (unsigned long long)st.events, (unsigned long long)st.installed,
 		       (unsigned long long)st.existing, (unsigned long long)st.unknown_key,
 		       (unsigned long long)st.unknown_cached, (unsigned long long)st.disabled,
-		       (unsigned long long)st.expired, (unsigned long long)st.throttled,
-		       (unsigned long long)st.bad_mac1, (unsigned long long)st.not_for_us,
+		       (unsigned long long)st.expired, (unsigned long long)st.address_conflict,
+		       (unsigned long long)st.throttled, (unsigned long long)st.bad_mac1,
+		       (unsigned long long)st.not_for_us, (unsigned long long)st.unauthenticated,
+		       (unsigned long long)st.replayed,
 		       (unsigned long long)(st.api_errors + st.install_errors),
-		       (unsigned long long)st.removed_idle, (unsigned long long)st.removed_policy);
+		       (unsigned long long)st.removed_idle, (unsigned long long)st.removed_policy,
+		       (unsigned long long)st.removed_api);
 	}
-	wgx_jit_maps_close(&m);
+	wgx_jit_state_close(&m);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "loader/log.h"
 #include "maps/wgxdp.h"
 #include "tools/wgxdp.h"
 
@@ -35,7 +36,8 @@ static const struct wgx_cmd cmds[] = {
 	  "  --timeout SEC after SEC seconds without one (exit 1 if fewer than N arrived).\n" },
 	{ "run", cmd_run, "run the just-in-time peer daemon",
 	  "wgxdp run --wg <wg-iface> --policy <file> [--peer-api URL] [--idle-timeout SEC]\n"
-	  "          [--rate N] [--api-rate N] [--pin-dir DIR]\n"
+	  "          [--rate N] [--api-rate N] [--api-revalidate SEC] [--answer MODE]\n"
+	  "          [--log-format human|json] [--log-level err|warn|info|debug] [--pin-dir DIR]\n"
 	  "  In the foreground: reads handshake initiations captured by the uplink program\n"
 	  "  (wgxdp attach first), decrypts the initiator's key with the WireGuard interface's\n"
 	  "  own private key, and installs a peer for each known, enabled, unexpired user at\n"
@@ -46,12 +48,14 @@ static const struct wgx_cmd cmds[] = {
 	  "  --peer-api URL   look unknown keys up at URL/<base64url key> (404 = unknown)\n"
 	  "  --rate N         initiations per second per source before any X25519 (default 20)\n"
 	  "  --api-rate N     peer API calls per second (default 50)\n"
+	  "  --api-revalidate SEC  ask the API again about each of its users this often\n"
+	  "                   (default 300): a user it no longer knows loses the peer\n"
 	  "  --answer reinject   answer the client's first attempt by handing its captured\n"
 	  "                      initiation to WireGuard again once the peer exists (default)\n"
 	  "  --answer keepalive  install with a persistent keepalive: the gateway initiates\n"
 	  "  --answer none       install only: the client gets in on its retry, 5 s later\n" },
 	{ "peers", cmd_peers, "list the peers the daemon manages",
-	  "wgxdp peers [--json] [--pin-dir DIR]\n"
+	  "wgxdp peers [--json] [--wg IFACE] [--pin-dir DIR]\n"
 	  "  User, key, endpoint, last handshake, rx/tx bytes, installed since and what would\n"
 	  "  remove each peer; then what the daemon did with the initiations it read.\n" },
 	{ "policy", cmd_policy, "check a policy file", wgx_policy_usage },
@@ -63,11 +67,9 @@ void wgx_err(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "wgxdp %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	wgx_vlog(WGX_LOG_ERR, cmd, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int wgx_usage(const char *cmd, FILE *f)

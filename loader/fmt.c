@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* How the CLI writes addresses and times and reads numbers, the same in every command. */
+/* How wgxdp writes addresses and times and reads numbers, the same everywhere. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "tools/wgxdp.h"
+#include "loader/fmt.h"
 
 void wgx_fmt_endpoint(char *buf, size_t len, int family, const void *addr, uint16_t port)
 {

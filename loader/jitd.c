@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+
+#include "loader/admission.h"
+#include "loader/fmt.h"
+#include "loader/identity.h"
+#include "loader/jit_state.h"
+#include "loader/jitd.h"
+#include "loader/lifecycle.h"
+#include "loader/log.h"
+#include "loader/loop.h"
+#include "loader/reinject.h"
+#include "loader/uplink.h"
+#include "loader/wgdev.h"
+
+#define LOG(lvl, ...) wgx_log(WGX_LOG_##lvl, "run", __VA_ARGS__)
+
+struct jitd {
+	const struct wgx_jitd_opts *o;
+	struct wgx_loop *loop;
+	struct wgx_noise noise;
+	struct wgx_jit_state state;
+	struct wgx_jit_stats st;
+	struct wgx_admission adm;
+	struct wgx_identity id;
+	struct wgx_lifecycle lc;
+	struct wgx_reinject rj;
+	enum wgx_answer answer;
+	struct wgx_events *events;
+	__u32 events_id;
+	bool uplink_gone;		/* said once that the ring buffer went away */
+	bool stats_dirty;
+	int sfd;
+};
+
+static uint64_t now_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void flush_stats(struct jitd *d)
+{
+	int err;
+
+	if (!d->stats_dirty)
+		return;
+	err = wgx_jit_stats_write(&d->state, d->o->wg_ifname, &d->st);
+	if (err)
+		LOG(WARN, "write wgx_jit_stats: %s", strerror(-err));
+	d->stats_dirty = false;
+}
+
+static void reinject(struct jitd *d, const struct wgx_hs_event *ev, const char *user)
+{
+	const char *why = NULL;
+	char ep[64];
+	int err;
+
+	err = wgx_reinject(&d->rj, ev, &why);
+	if (!err) {
+		d->st.reinjected++;
+		return;
+	}
+	wgx_fmt_endpoint(ep, sizeof(ep), ev->family, ev->saddr, ntohs(ev->sport));
+	if (err == -EPERM) {
+		d->st.reinject_refused++;
+		LOG(WARN, "not re-injecting the initiation of %s from %s: %s", user, ep, why);
+	} else {
+		LOG(WARN, "re-inject the initiation of %s from %s: %s: %s (the client's retry gets "
+		    "in)", user, ep, why ? why : "", strerror(-err));
+	}
+}
+
+/* The key has a peer already: WireGuard answers it, unless it came before we installed it. */
+static void on_existing(struct jitd *d, const struct wgx_hs_event *ev,
+			const uint8_t pub[WG_KEY_LEN])
+{
+	struct wgx_peer_rec rec;
+
+	d->st.existing++;
+	if (d->answer != WGX_ANSWER_REINJECT || wgx_lc_record(&d->lc, pub, &rec))
+		return;
+	/*
+	 * An initiation that reached WireGuard before its peer existed was dropped there: a
+	 * client's retry that waited in the ring while the install ran, or a backlog across a
+	 * restart. Hand it over again; one WireGuard already took is a replay it ignores.
+	 */
+	if (wgx_mono_to_realtime(ev->ts_ns) < rec.installed_ns)
+		reinject(d, ev, rec.user);
+}
+
+static int on_event(void *ctx, const struct wgx_hs_event *ev)
+{
+	struct jitd *d = ctx;
+	uint8_t pub[WG_KEY_LEN], tai[WG_TAI64N_LEN];
+	struct wgx_user *owned = NULL;
+	const struct wgx_user *u = NULL;
+	char ep[64], k64[45], why[256];
+	const char *denied;
+	int err;
+
+	d->st.events++;
+	d->stats_dirty = true;
+	switch (wgx_admit(&d->adm, ev, now_ns(CLOCK_MONOTONIC), pub, tai)) {
+	case WGX_ADMIT_OK:
+		break;
+	case WGX_ADMIT_OTHER_PORT:
+		d->st.other_port++;
+		return 0;
+	case WGX_ADMIT_BAD_MAC1:
+		d->st.bad_mac1++;
+		return 0;
+	case WGX_ADMIT_THROTTLED:
+		d->st.throttled++;
+		return 0;
+	case WGX_ADMIT_NOT_FOR_US:
+		d->st.not_for_us++;
+		return 0;
+	case WGX_ADMIT_UNAUTHENTICATED:
+		d->st.unauthenticated++;
+		return 0;
+	case WGX_ADMIT_REPLAYED:
+		d->st.replayed++;
+		return 0;
+	}
+	if (wgx_lc_on_device(&d->lc, pub)) {
+		wgx_admit_commit(&d->adm, pub, tai);
+		on_existing(d, ev, pub);
+		return 0;
+	}
+	switch (wgx_identity_lookup(&d->id, pub, now_ns(CLOCK_MONOTONIC), &u, &owned)) {
+	case WGX_ID_FOUND:
+		break;
+	case WGX_ID_UNKNOWN:
+		d->st.unknown_key++;
+		return 0;
+	case WGX_ID_UNKNOWN_CACHED:
+		d->st.unknown_cached++;
+		return 0;
+	case WGX_ID_API_ERROR:
+		d->st.api_errors++;
+		return 0;
+	}
+	/* a user's key: its newest timestamp is what a replay must beat from now on */
+	err = wgx_admit_commit(&d->adm, pub, tai);
+	if (err)
+		LOG(WARN, "record the timestamp of %s in wgx_replay: %s", u->name, strerror(-err));
+	denied = wgx_user_denied(u, time(NULL));
+	if (denied) {
+		if (!strcmp(denied, "disabled"))
+			d->st.disabled++;
+		else
+			d->st.expired++;
+		goto out;
+	}
+	wgx_fmt_endpoint(ep, sizeof(ep), ev->family, ev->saddr, ntohs(ev->sport));
+	wgx_key_to_base64(k64, u->public_key);
+	err = wgx_lc_install(&d->lc, u, owned != NULL, ev->family, ev->saddr, ev->sport, why,
+			     sizeof(why));
+	if (err == -EEXIST) {
+		on_existing(d, ev, pub);
+	} else if (err == -EADDRINUSE) {
+		d->st.address_conflict++;
+		LOG(WARN, "refused %s (%s) at %s: %s", u->name, k64, ep, why);
+	} else if (err) {
+		d->st.install_errors++;
+		LOG(ERR, "install %s (%s) at %s: %s", u->name, k64, ep, why);
+	} else {
+		d->st.installed++;
+		LOG(INFO, "installed %s (%s) at %s on %s", u->name, k64, ep, d->o->wg_ifname);
+		/*
+		 * Answer the client's own first attempt: hand its initiation to WireGuard again
+		 * now that the peer exists. Had WireGuard not yet read the original, the copy is
+		 * a replay of the same timestamp and is ignored; the gateway never initiates, so
+		 * handshakes cannot cross.
+		 */
+		if (d->answer == WGX_ANSWER_REINJECT)
+			reinject(d, ev, u->name);
+	}
+out:
+	wgx_user_free(owned);
+	return 0;
+}
+
+/* The sweep's decision for one managed peer: identity's view of the user, then the rule. */
+static enum wgx_removal judge(void *ctx, const struct wgx_peer_key *k, struct wgx_peer_rec *r,
+			      const struct wgx_wg_peer *p, uint64_t now_s, const char **why,
+			      bool *changed)
+{
+	struct jitd *d = ctx;
+	const struct wgx_user *u = NULL;
+	struct wgx_user *owned = NULL;
+	enum wgx_removal what;
+	bool api = d->o->api_url != NULL;
+
+	if (d->id.policy)
+		u = wgx_policy_find(d->id.policy, k->public_key);
+	if (!u && api && (int64_t)now_s - r->validated_s >= (int64_t)d->o->api_revalidate) {
+		switch (wgx_identity_revalidate(&d->id, k->public_key, now_ns(CLOCK_MONOTONIC),
+						&owned)) {
+		case WGX_ID_FOUND:
+			u = owned;
+			r->validated_s = now_s;
+			r->expires_s = owned->expires;
+			*changed = true;
+			break;
+		case WGX_ID_UNKNOWN:
+		case WGX_ID_UNKNOWN_CACHED:
+			*why = "the peer API no longer knows the user";
+			return WGX_REMOVE_API;
+		case WGX_ID_API_ERROR:
+			d->st.api_errors++;	/* keep it; ask again at the next sweep */
+			break;
+		}
+	}
+	what = wgx_lc_removal(r, u, api, p->last_handshake_sec, now_s, why);
+	wgx_user_free(owned);
+	return what;
+}
+
+static void sweep(struct jitd *d, bool adopt)
+{
+	int err = wgx_lc_sweep(&d->lc, time(NULL), adopt, judge, d);
+
+	if (err)
+		LOG(ERR, "sweep %s: %s", d->o->wg_ifname, strerror(-err));
+	d->stats_dirty = true;
+}
+
+static void on_ring(void *ctx, int fd, uint32_t events)
+{
+	struct jitd *d = ctx;
+
+	wgx_events_poll(d->events, 0);
+	flush_stats(d);
+}
+
+static int events_attach(struct jitd *d)
+{
+	int err = wgx_events_open(d->o->pin_dir, on_event, d, &d->events);
+
+	if (err)
+		return err;
+	err = wgx_events_map_id(d->events, &d->events_id);
+	if (!err)
+		err = wgx_loop_add(d->loop, wgx_events_fd(d->events), EPOLLIN, on_ring, d);
+	if (err) {
+		wgx_events_close(d->events);
+		d->events = NULL;
+	}
+	return err;
+}
+
+/* The uplink detached and attached again: a new ring buffer. Read that one. */
+static void events_check(struct jitd *d)
+{
+	__u32 id = 0;
+	int err = wgx_events_pinned_id(d->o->pin_dir, &id);
+
+	if (err == -ENOENT) {
+		if (!d->uplink_gone)
+			LOG(WARN, "the uplink's ring buffer is gone (wgxdp detach?): no new "
+			    "initiations until wgxdp attach");
+		d->uplink_gone = true;
+		return;
+	}
+	if (err || id == d->events_id)
+		return;
+	if (d->events) {
+		/* what the old one still holds first */
+		wgx_events_poll(d->events, 0);
+		wgx_loop_del(d->loop, wgx_events_fd(d->events));
+		wgx_events_close(d->events);
+		d->events = NULL;
+	}
+	err = events_attach(d);
+	if (err) {
+		LOG(ERR, "read the new ring buffer: %s", strerror(-err));
+		return;
+	}
+	LOG(INFO, "the uplink was attached again: reading its new ring buffer");
+	d->uplink_gone = false;
+}
+
+static void on_tick(void *ctx, int fd, uint32_t events)
+{
+	struct jitd *d = ctx;
+
+	events_check(d);
+	sweep(d, false);
+	flush_stats(d);
+}
+
+static void load_policy_logged(struct jitd *d, bool initial, int *rc)
+{
+	struct wgx_policy_err perr = {};
+	int err;
+
+	*rc = 0;
+	if (!d->o->policy_path)
+		return;
+	err = wgx_identity_load(&d->id, &perr);
+	if (err) {
+		const char *tail = initial ? "" : "; the previous policy stays in force";
+
+		if (err == -EINVAL)
+			LOG(ERR, "%s %s: %s: %s%s", initial ? "policy" : "reload rejected:",
+			    d->o->policy_path, perr.where, perr.why, tail);
+		else
+			LOG(ERR, "%s %s: %s%s", initial ? "policy" : "reload rejected:",
+			    d->o->policy_path, strerror(-err), tail);
+		*rc = err;
+		return;
+	}
+	LOG(INFO, "policy %s: %u users, %u groups", d->o->policy_path, d->id.policy->nr_users,
+	    d->id.policy->nr_groups);
+}
+
+static void on_signal(void *ctx, int fd, uint32_t events)
+{
+	struct jitd *d = ctx;
+	struct signalfd_siginfo si;
+	int rc;
+
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGHUP) {
+		load_policy_logged(d, false, &rc);
+		if (!rc)
+			sweep(d, false);
+		flush_stats(d);
+		return;
+	}
+	LOG(INFO, "%s: stopping; the installed peers stay (a restart adopts them)",
+	    strsignal(si.ssi_signo));
+	wgx_loop_stop(d->loop, 0);
+}
+
+static const char *answer_name(enum wgx_answer a)
+{
+	return a == WGX_ANSWER_REINJECT ? "reinject" : a == WGX_ANSWER_KEEPALIVE ? "keepalive" :
+										  "none";
+}
+
+static int start(struct jitd *d)
+{
+	const struct wgx_jitd_opts *o = d->o;
+	struct wgx_wg_device *dev = NULL;
+	sigset_t mask;
+	char pub[45];
+	int err, rc;
+
+	err = wgx_wg_get_device(o->wg_ifname, &dev);
+	if (err) {
+		LOG(ERR, "%s: %s", o->wg_ifname,
+		    err == -ENODEV ? "no such interface" :
+		    err == -EOPNOTSUPP ? "not a WireGuard interface" :
+		    err == -EPERM || err == -EACCES ? "permission denied (needs CAP_NET_ADMIN)" :
+		    strerror(-err));
+		return err;
+	}
+	err = wgx_noise_init(&d->noise, dev->private_key);
+	rc = dev->listen_port;
+	wgx_wg_device_free(dev);
+	if (err) {
+		LOG(ERR, "%s: no usable private key: %s", o->wg_ifname, strerror(-err));
+		return err;
+	}
+	d->id.policy_path = o->policy_path;
+	d->id.api_url = o->api_url;
+	d->id.api_rate = o->api_rate;
+	err = wgx_identity_init(&d->id);
+	if (err)
+		return err;
+	load_policy_logged(d, true, &err);
+	if (err)
+		return err;
+	err = wgx_jit_state_open(o->pin_dir, true, &d->state);
+	if (err) {
+		LOG(ERR, "%s/%s: %s", o->pin_dir, WGX_JIT_SUBDIR, err == -EPROTO ?
+		    "pinned by another version of wgxdp (remove that directory to start afresh)" :
+		    strerror(-err));
+		return err;
+	}
+	wgx_jit_stats_read(&d->state, o->wg_ifname, &d->st);
+	err = wgx_admission_init(&d->adm, &d->noise, o->wg_ifname, rc, o->rate, o->burst,
+				 d->state.replay_fd);
+	if (!err)
+		err = wgx_lc_init(&d->lc, o->wg_ifname, &wgx_dev_ops_real, d->state.peers_fd,
+				  &d->st, o->idle_timeout, o->answer == WGX_ANSWER_KEEPALIVE);
+	if (!err)
+		err = wgx_loop_new(&d->loop);
+	if (err)
+		return err;
+	err = events_attach(d);
+	if (err) {
+		LOG(ERR, "%s: %s", o->pin_dir, err == -ENOENT ?
+		    "nothing pinned: run wgxdp attach <uplink> first" : strerror(-err));
+		return err;
+	}
+	d->answer = o->answer;
+	if (d->answer == WGX_ANSWER_REINJECT) {
+		err = wgx_reinject_open(&d->rj);
+		if (err) {
+			LOG(WARN, "raw sockets: %s: answering with a keepalive instead",
+			    strerror(-err));
+			d->answer = WGX_ANSWER_KEEPALIVE;
+			d->lc.keepalive = true;
+		}
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	d->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (d->sfd < 0)
+		return -errno;
+	err = wgx_loop_add(d->loop, d->sfd, EPOLLIN, on_signal, d);
+	if (!err)
+		err = wgx_loop_timer(d->loop, o->sweep_ms ? o->sweep_ms : 1000, on_tick, d);
+	if (err)
+		return err;
+	wgx_key_to_base64(pub, d->noise.pub);
+	LOG(INFO, "%s: public key %s, port %u, idle timeout %us, answer %s%s%s", o->wg_ifname,
+	    pub, d->adm.port, o->idle_timeout, answer_name(d->answer),
+	    o->api_url ? ", peer API " : "", o->api_url ? o->api_url : "");
+	sweep(d, true);
+	if (d->st.adopted)
+		LOG(INFO, "adopted the peers installed before the restart (%llu in all)",
+		    (unsigned long long)d->st.adopted);
+	flush_stats(d);
+	return 0;
+}
+
+int wgx_jitd_run(const struct wgx_jitd_opts *o)
+{
+	struct jitd d = { .o = o, .sfd = -1, .rj = { -1, -1 },
+			  .state = { -1, -1, -1 } };
+	int err;
+
+	err = start(&d);
+	if (!err) {
+		err = wgx_loop_run(d.loop);
+		if (err < 0)
+			LOG(ERR, "event loop: %s", strerror(-err));
+	}
+	if (d.state.stats_fd >= 0) {
+		d.stats_dirty = true;
+		flush_stats(&d);
+	}
+	if (d.sfd >= 0)
+		close(d.sfd);
+	wgx_reinject_close(&d.rj);
+	wgx_events_close(d.events);
+	wgx_loop_free(d.loop);
+	wgx_jit_state_close(&d.state);
+	wgx_lc_free(&d.lc);
+	wgx_admission_free(&d.adm);
+	wgx_identity_free(&d.id);
+	wgx_noise_free(&d.noise);
+	return err;
+}
