@@ -31,9 +31,9 @@ int wgx_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigne
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end)
+	if (*end)
 		return -EINVAL;
-	if (v < min || v > max)
+	if (errno || v < min || v > max)
 		return -ERANGE;
 	*out = v;
 	return 0;

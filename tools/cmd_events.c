@@ -68,13 +68,15 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 static bool parse_num(const char *name, const char *s, unsigned long min, unsigned long max,
 		      unsigned long *out)
 {
-	int err = wgx_parse_ulong(s, min, max, out);
+	int err = wgx_parse_ulong(s, 0, max, out);
 
 	if (err == -EINVAL)
 		wgx_err("events", "--%s %s: expected a number", name, s);
 	else if (err)
-		wgx_err("events", "--%s %s: expected a number from %lu to %lu", name, s, min, max);
-	return !err;
+		wgx_err("events", "--%s %s: too large", name, s);
+	else if (*out < min)
+		wgx_err("events", "--%s %s: expected at least %lu", name, s, min);
+	return !err && *out >= min;
 }
 
 /* The uplink was detached and attached again: the ring buffer pinned now is a new one. */

@@ -3,7 +3,8 @@
 # tiers: host vm
 # Errors say what and why in one line, exit non-zero and leave no half-attached state:
 # unknown interface, missing privileges, a pin directory not on bpffs, a driver without
-# native XDP, bad arguments. Also: skb mode and mode changes, and concurrent invocations.
+# native XDP, bad arguments (numbers are checked whole). Also: skb mode and mode changes, and
+# concurrent invocations.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/lab.sh
@@ -40,6 +41,17 @@ expect_err "pin dir not on bpffs" 1 "not on a bpffs" wgx b attach vb --pin-dir "
 expect_err "detach when not attached" 1 "not attached" wgx b detach vb
 expect_err "events when not attached" 1 "run wgxdp attach first" wgx b events --count 1
 expect_err "unknown command" 2 "unknown command" "$WGXDP" frobnicate
+expect_err "events --count abc" 2 "^wgxdp events: --count abc: expected a number$" wgx b events --count abc
+expect_err "events --count 5x" 2 "events: --count 5x: expected a number$" wgx b events --count 5x
+expect_err "events --count -1" 2 "events: --count -1: expected a number$" wgx b events --count -1
+expect_err "events --count 0" 2 "events: --count 0: expected at least 1$" wgx b events --count 0
+expect_err "events --count too big" 2 "events: --count 99999999999999999999999: too large$" \
+	wgx b events --count 99999999999999999999999
+expect_err "events --timeout 1.5" 2 "events: --timeout 1.5: expected a number$" wgx b events --timeout 1.5
+expect_err "events --timeout empty" 2 "events: --timeout : expected a number$" wgx b events --timeout ""
+expect_err "port with a sign" 2 "port \\+80: not a port number" wgx b attach vb --port +80
+expect_err "port with a blank" 2 "not a port number" wgx b attach vb --port " 80"
+expect_err "port too big" 2 "not a port number" wgx b attach vb --port 65536
 lab_nsenter b ip link show vb | grep -q xdp && lab_fail "vb has an XDP program after failed attaches"
 no_pins "failed attaches"
 
