@@ -7,6 +7,7 @@
 
 #include "loader/admission.h"
 #include "loader/jit_state.h"
+#include "loader/reinject.h"
 
 int wgx_admission_init(struct wgx_admission *a, const struct wgx_noise *n, const char *wg_ifname,
 		       uint16_t port, unsigned int rate, unsigned int burst, int replay_fd)
@@ -37,6 +38,8 @@ enum wgx_admit wgx_admit(struct wgx_admission *a, const struct wgx_hs_event *ev,
 
 	if (ntohs(ev->dport) != a->port)
 		return WGX_ADMIT_OTHER_PORT;
+	if (!wgx_addr_routable_unicast(ev->family, ev->saddr))
+		return WGX_ADMIT_BAD_SOURCE;
 	if (wgx_noise_check_mac1(a->noise, ev->msg))
 		return WGX_ADMIT_BAD_MAC1;
 	if (!wgx_ratelimit_allow(a->rl, ev->family, ev->saddr, now_ns, a->rate, a->burst))
@@ -79,6 +82,8 @@ const char *wgx_admit_name(enum wgx_admit v)
 		return "ok";
 	case WGX_ADMIT_OTHER_PORT:
 		return "other_port";
+	case WGX_ADMIT_BAD_SOURCE:
+		return "bad_source";
 	case WGX_ADMIT_BAD_MAC1:
 		return "bad_mac1";
 	case WGX_ADMIT_THROTTLED:

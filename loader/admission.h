@@ -2,7 +2,8 @@
 /*
  * Admission: may this handshake initiation go any further? The cheap checks run before the
  * expensive ones, so that a flood costs as little as it can:
- *   1. the destination port is this interface's (else another daemon's business)
+ *   1. the destination port is this interface's (else another daemon's business), and the
+ *      source a routable unicast address (no peer gets 127.0.0.1 or a multicast endpoint)
  *   2. mac1 (one keyed BLAKE2s, no X25519): junk and packets for another key stop here
  *      before they can spend any source's budget
  *   3. the source's token bucket (IPv6 per /64): a source that floods valid mac1s
@@ -25,6 +26,7 @@
 enum wgx_admit {
 	WGX_ADMIT_OK = 0,
 	WGX_ADMIT_OTHER_PORT,
+	WGX_ADMIT_BAD_SOURCE,
 	WGX_ADMIT_BAD_MAC1,
 	WGX_ADMIT_THROTTLED,
 	WGX_ADMIT_NOT_FOR_US,

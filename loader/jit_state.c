@@ -169,6 +169,7 @@ int wgx_jit_stats_write(const struct wgx_jit_state *s, const char *wg_ifname,
 const struct wgx_jit_stat_field wgx_jit_stat_fields[] = {
 	F(events),
 	F(other_port),
+	F(bad_source),
 	F(installed),
 	F(existing),
 	F(reinjected),

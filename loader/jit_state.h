@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include "maps/wgxdp.h"
 
-#define WGX_JIT_SUBDIR	"jit"
+#define WGX_JIT_SUBDIR	WGX_PIN_SUB_JIT
 
 struct wgx_jit_state {
 	int peers_fd;

@@ -119,6 +119,9 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 	case WGX_ADMIT_OTHER_PORT:
 		d->st.other_port++;
 		return 0;
+	case WGX_ADMIT_BAD_SOURCE:
+		d->st.bad_source++;
+		return 0;
 	case WGX_ADMIT_BAD_MAC1:
 		d->st.bad_mac1++;
 		return 0;

@@ -196,6 +196,7 @@ struct wgx_jit_key {
 struct wgx_jit_stats {
 	__u64 events;		/* initiations read from the ring buffer */
 	__u64 other_port;	/* for another WireGuard port (another interface's daemon) */
+	__u64 bad_source;	/* from 127/8, 0/8, multicast, link-local...: no endpoint to give */
 	__u64 installed;	/* peers installed */
 	__u64 existing;		/* the key already has a peer (ours or by hand): nothing to do */
 	__u64 reinjected;	/* initiations handed to WireGuard again after the install */

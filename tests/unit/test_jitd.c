@@ -55,6 +55,10 @@ static void test_admission(void)
 	event(&ev, msg, "198.51.100.7", 51821);
 	CHECK(wgx_admit(&a, &ev, now, pub, t) == WGX_ADMIT_OTHER_PORT, "another port");
 
+	event(&ev, msg, "127.0.0.1", 51820);
+	CHECK(wgx_admit(&a, &ev, now, pub, t) == WGX_ADMIT_BAD_SOURCE, "from 127.0.0.1");
+	event(&ev, msg, "224.0.0.5", 51820);
+	CHECK(wgx_admit(&a, &ev, now, pub, t) == WGX_ADMIT_BAD_SOURCE, "from a multicast address");
 	event(&ev, msg, "198.51.100.7", 51820);
 	CHECK(wgx_admit(&a, &ev, now, pub, t) == WGX_ADMIT_OK, "a valid initiation");
 	CHECK(!memcmp(pub, cpub, 32) && !memcmp(t, tai, 12), "its key and timestamp");
