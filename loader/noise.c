@@ -191,22 +191,31 @@ static int x25519(uint8_t out[32], EVP_PKEY *priv, const uint8_t peer_pub[32])
 	return ok ? 0 : -EINVAL;
 }
 
-int wgx_pubkey_from_priv(uint8_t pub[WG_KEY_LEN], const uint8_t priv[WG_KEY_LEN])
+/* The X25519 key of priv, with its public half in pub: the one place a public key is derived. */
+static EVP_PKEY *x25519_private(uint8_t pub[WG_KEY_LEN], const uint8_t priv[WG_KEY_LEN])
 {
 	EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, WG_KEY_LEN);
 	size_t len = WG_KEY_LEN;
-	int ok;
+
+	if (pkey && (EVP_PKEY_get_raw_public_key(pkey, pub, &len) <= 0 || len != WG_KEY_LEN)) {
+		EVP_PKEY_free(pkey);
+		pkey = NULL;
+	}
+	return pkey;
+}
+
+int wgx_pubkey_from_priv(uint8_t pub[WG_KEY_LEN], const uint8_t priv[WG_KEY_LEN])
+{
+	EVP_PKEY *pkey = x25519_private(pub, priv);
 
 	if (!pkey)
 		return -EINVAL;
-	ok = EVP_PKEY_get_raw_public_key(pkey, pub, &len) > 0 && len == WG_KEY_LEN;
 	EVP_PKEY_free(pkey);
-	return ok ? 0 : -EINVAL;
+	return 0;
 }
 
 int wgx_noise_init(struct wgx_noise *n, const uint8_t priv[WG_KEY_LEN])
 {
-	size_t len = WG_KEY_LEN;
 	EVP_PKEY *pkey;
 	int ret;
 
@@ -214,13 +223,9 @@ int wgx_noise_init(struct wgx_noise *n, const uint8_t priv[WG_KEY_LEN])
 	ret = algs_ready();
 	if (ret)
 		return ret;
-	pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, WG_KEY_LEN);
+	pkey = x25519_private(n->pub, priv);
 	if (!pkey)
 		return -EINVAL;
-	if (EVP_PKEY_get_raw_public_key(pkey, n->pub, &len) <= 0 || len != WG_KEY_LEN) {
-		EVP_PKEY_free(pkey);
-		return -EINVAL;
-	}
 	memcpy(n->priv, priv, WG_KEY_LEN);
 	n->pkey = pkey;
 	ret = blake2s(n->h1, h0, sizeof(h0), n->pub, WG_KEY_LEN);

@@ -38,7 +38,11 @@ int wgx_noise_check_mac1(const struct wgx_noise *n, const uint8_t msg[148]);
 int wgx_noise_consume_initiation(const struct wgx_noise *n, const uint8_t msg[148],
 				 uint8_t static_pub[WG_KEY_LEN], uint8_t tai64n[WG_TAI64N_LEN]);
 
-/* Key helpers. base64 keys are 44 characters with one '=' as wg(8) prints them. */
+/*
+ * Key helpers. base64 keys are 44 characters with one '=' as wg(8) prints them.
+ * wgx_pubkey_from_priv: the X25519 public key of priv (also what wgx_noise_init derives, and
+ * the device's public key for the UAPI, which does not report it). 0 or -EINVAL.
+ */
 int wgx_pubkey_from_priv(uint8_t pub[WG_KEY_LEN], const uint8_t priv[WG_KEY_LEN]);
 int wgx_key_from_base64(uint8_t key[WG_KEY_LEN], const char *b64);
 void wgx_key_to_base64(char out[45], const uint8_t key[WG_KEY_LEN]);

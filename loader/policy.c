@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "loader/policy.h"
+#include "loader/wipe.h"
 
 /* ---- errors ---- */
 
@@ -34,18 +35,30 @@ static void strfmt(char *buf, size_t len, const char *fmt, ...)
 struct ctx {
 	struct wgx_policy_err *errs;
 	unsigned int max, nr;
+	struct wgx_addr_limits lim;
 };
+
+/* Control characters of a value echoed into a message become '?': errors get logged. */
+static void unctrl(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
 
 __attribute__((format(printf, 3, 4)))
 static int fail(struct ctx *c, const char *where, const char *fmt, ...)
 {
+	struct wgx_policy_err *e = &c->errs[c->nr];
 	va_list ap;
 
 	if (c->nr < c->max) {
-		strfmt(c->errs[c->nr].where, sizeof(c->errs[c->nr].where), "%s", where);
+		strfmt(e->where, sizeof(e->where), "%s", where);
 		va_start(ap, fmt);
-		vsnprintf(c->errs[c->nr].why, sizeof(c->errs[c->nr].why), fmt, ap);
+		vsnprintf(e->why, sizeof(e->why), fmt, ap);
 		va_end(ap);
+		unctrl(e->where);
+		unctrl(e->why);
 	}
 	c->nr++;
 	return -EINVAL;
@@ -81,6 +94,26 @@ static int check_fields(struct ctx *c, const char *where, json_t *obj, const cha
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+/* A user or group name (policy.h) of len bytes: what is its name, max its longest. */
+static int check_name(struct ctx *c, const char *where, const char *what, const char *s,
+		      size_t len, size_t max)
+{
+	size_t i;
+
+	if (!len)
+		return fail(c, where, "%s is empty", what);
+	if (len > max)
+		return fail(c, where, "%s is %zu bytes, longer than %zu", what, len, max);
+	for (i = 0; i < len; i++)
+		if (!(s[i] && strchr("._@+-", s[i])) && !(s[i] >= 'a' && s[i] <= 'z') &&
+		    !(s[i] >= 'A' && s[i] <= 'Z') && !(s[i] >= '0' && s[i] <= '9'))
+			return fail(c, where, "%s has a character outside A-Z a-z 0-9 . _ @ + - "
+				    "(byte %zu)", what, i);
+	if (s[0] == '-' || s[0] == '.')
+		return fail(c, where, "%s starts with '%c'", what, s[0]);
 	return 0;
 }
 
@@ -277,6 +310,9 @@ static int parse_group(struct ctx *c, const char *name, json_t *j, struct wgx_gr
 	g->name = strdup(name);
 	if (!g->name)
 		return -ENOMEM;
+	ret = check_name(c, where, "group name", name, strlen(name), WGX_GROUP_NAME_MAX);
+	if (ret)
+		return ret;
 	if (!json_is_object(j))
 		return fail(c, where, "expected an object {\"allow\": [...]}, got %s",
 			    json_kind(j));
@@ -371,7 +407,20 @@ static void user_clear(struct wgx_user *u)
 		for (i = 0; i < u->nr_groups; i++)
 			free(u->group_names[i]);
 	free(u->group_names);
-	memset(u, 0, sizeof(*u));
+	explicit_bzero(u, sizeof(*u));	/* the preshared key */
+}
+
+/* A tunnel address no wider than the limits (hole 4: 0.0.0.0/0 would take every address). */
+static int check_width(struct ctx *c, const char *where, const struct wgx_prefix *a)
+{
+	unsigned int min = a->family == 4 ? c->lim.min_plen4 : c->lim.min_plen6;
+	char s[64];
+
+	if (a->plen >= min)
+		return 0;
+	wgx_prefix_format(a, s, sizeof(s));
+	return fail(c, where, "address %s is wider than /%u (raise with --max-tunnel-prefix)", s,
+		    min);
 }
 
 /*
@@ -401,8 +450,14 @@ static int parse_user(struct ctx *c, const char *where, json_t *j, const struct 
 		return ret;
 
 	v = json_object_get(j, "name");
-	if (!json_is_string(v) || !json_string_length(v))
-		return fail(c, W("name"), v ? "expected a non-empty string" : "missing \"name\"");
+	if (!v)
+		return fail(c, W("name"), "missing \"name\"");
+	if (!json_is_string(v))
+		return fail(c, W("name"), "expected a name string, got %s", json_kind(v));
+	ret = check_name(c, W("name"), "name", json_string_value(v), json_string_length(v),
+			 WGX_USER_NAME_MAX);
+	if (ret)
+		return ret;
 	u->name = strdup(json_string_value(v));
 	if (!u->name)
 		return -ENOMEM;
@@ -431,7 +486,8 @@ static int parse_user(struct ctx *c, const char *where, json_t *j, const struct 
 			return -ENOMEM;
 		json_array_foreach(v, i, e) {
 			if (parse_prefix(c, W("addresses[%zu]", i), e,
-					 &u->addresses[u->nr_addresses]))
+					 &u->addresses[u->nr_addresses]) ||
+			    check_width(c, W("addresses[%zu]", i), &u->addresses[u->nr_addresses]))
 				bad = -EINVAL;
 			else
 				u->nr_addresses++;
@@ -453,6 +509,11 @@ static int parse_user(struct ctx *c, const char *where, json_t *j, const struct 
 			if (!g) {
 				bad = fail(c, W("groups[%zu]", i), "expected a group name, got %s",
 					   json_kind(e));
+				continue;
+			}
+			if (check_name(c, W("groups[%zu]", i), "group name", g,
+				       json_string_length(e), WGX_GROUP_NAME_MAX)) {
+				bad = -EINVAL;
 				continue;
 			}
 			for (k = 0; k < nr_groups; k++)
@@ -584,6 +645,11 @@ static bool prefix_contains(const struct wgx_prefix *outer, const struct wgx_pre
 	return true;
 }
 
+bool wgx_prefix_overlap(const struct wgx_prefix *a, const struct wgx_prefix *b)
+{
+	return prefix_contains(a, b) || prefix_contains(b, a);
+}
+
 static int report_overlap(struct ctx *c, const struct wgx_policy *p, const struct addr_ref *a,
 			  const struct addr_ref *b)
 {
@@ -607,8 +673,17 @@ static int report_overlap(struct ctx *c, const struct wgx_policy *p, const struc
 		    p->users[earlier->user].name);
 }
 
-/* Tunnel addresses route to one peer each: no address, or part of one, given twice. */
-static int check_overlaps(struct ctx *c, const struct wgx_policy *p)
+/* The policy's tunnel addresses, sorted by addr_cmp, none overlapping another. */
+struct addr_index {
+	struct addr_ref *refs;
+	size_t n;
+};
+
+/*
+ * Tunnel addresses route to one peer each: no address, or part of one, given twice. O(n log n).
+ * Without overlaps and with index, the sorted addresses are kept there (else freed).
+ */
+static int check_overlaps(struct ctx *c, const struct wgx_policy *p, struct addr_index *index)
 {
 	struct addr_ref *refs, **stack;
 	size_t n = 0, top = 0, i;
@@ -637,9 +712,55 @@ static int check_overlaps(struct ctx *c, const struct wgx_policy *p)
 			bad = report_overlap(c, p, stack[top - 1], &refs[i]);
 		stack[top++] = &refs[i];
 	}
-	free(refs);
 	free(stack);
+	if (!bad && index) {
+		index->refs = refs;
+		index->n = n;
+	} else {
+		free(refs);
+	}
 	return bad;
+}
+
+static bool is_except(const struct wgx_user *u, const uint8_t *key)
+{
+	return key && !memcmp(u->public_key, key, WG_KEY_LEN);
+}
+
+const struct wgx_user *wgx_policy_addr_owner(const struct wgx_policy *p,
+					     const struct wgx_prefix *a, const uint8_t *except_key)
+{
+	const struct addr_index *x = p->addr_index;
+	struct addr_ref key = { .p = a };
+	size_t lo = 0, hi, mid;
+	unsigned int u, i;
+
+	if (!x) {
+		/* A policy not from the load functions: no index, look at every address. */
+		for (u = 0; u < p->nr_users; u++)
+			for (i = 0; i < p->users[u].nr_addresses; i++)
+				if (wgx_prefix_overlap(&p->users[u].addresses[i], a) &&
+				    !is_except(&p->users[u], except_key))
+					return &p->users[u];
+		return NULL;
+	}
+	/* lo: the first address not before a. */
+	for (hi = x->n; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		if (addr_cmp(&x->refs[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* None overlap: only the one just before can contain a ... */
+	if (lo && wgx_prefix_overlap(x->refs[lo - 1].p, a) &&
+	    !is_except(&p->users[x->refs[lo - 1].user], except_key))
+		return &p->users[x->refs[lo - 1].user];
+	/* ... and those a contains follow one another from lo. */
+	for (; lo < x->n && wgx_prefix_overlap(x->refs[lo].p, a); lo++)
+		if (!is_except(&p->users[x->refs[lo].user], except_key))
+			return &p->users[x->refs[lo].user];
+	return NULL;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -691,15 +812,16 @@ void wgx_policy_free(struct wgx_policy *p)
 		free(p->groups[i].allow);
 	}
 	free(p->groups);
-	for (i = 0; i < p->nr_users; i++) {
-		memset(p->users[i].psk, 0, sizeof(p->users[i].psk));
+	for (i = 0; i < p->nr_users; i++)
 		user_clear(&p->users[i]);
-	}
 	free(p->users);
 	x = p->index;
 	if (x)
 		free(x->slots);
 	free(x);
+	if (p->addr_index)
+		free(((struct addr_index *)p->addr_index)->refs);
+	free(p->addr_index);
 	free(p);
 }
 
@@ -779,7 +901,10 @@ static int parse_policy(struct ctx *c, json_t *root, struct wgx_policy *p)
 	if (ret == -ENOMEM)
 		return ret;
 	bad |= ret;
-	ret = check_overlaps(c, p);
+	p->addr_index = calloc(1, sizeof(struct addr_index));
+	if (!p->addr_index)
+		return -ENOMEM;
+	ret = check_overlaps(c, p, p->addr_index);
 	if (ret == -ENOMEM)
 		return ret;
 	return bad | ret ? -EINVAL : 0;
@@ -801,11 +926,11 @@ static json_t *load_json(struct ctx *c, const char *json, int *ret)
 	return root;
 }
 
-int wgx_policy_load_string_errs(const char *json, struct wgx_policy **out,
-				struct wgx_policy_err *errs, unsigned int max_errs,
-				unsigned int *nr_errs)
+int wgx_policy_load_string_opts(const char *json, const struct wgx_addr_limits *lim,
+				struct wgx_policy **out, struct wgx_policy_err *errs,
+				unsigned int max_errs, unsigned int *nr_errs)
 {
-	struct ctx c = { errs, max_errs, 0 };
+	struct ctx c = { errs, max_errs, 0, lim ? *lim : WGX_ADDR_LIMITS_DEFAULT };
 	struct wgx_policy *p;
 	json_t *root;
 	int ret;
@@ -826,14 +951,21 @@ int wgx_policy_load_string_errs(const char *json, struct wgx_policy **out,
 	return ret;
 }
 
-int wgx_policy_load_string(const char *json, struct wgx_policy **out, struct wgx_policy_err *err)
+int wgx_policy_load_string_errs(const char *json, struct wgx_policy **out,
+				struct wgx_policy_err *errs, unsigned int max_errs,
+				unsigned int *nr_errs)
 {
-	return wgx_policy_load_string_errs(json, out, err, 1, NULL);
+	return wgx_policy_load_string_opts(json, NULL, out, errs, max_errs, nr_errs);
 }
 
-int wgx_policy_load_file_errs(const char *path, struct wgx_policy **out,
-			      struct wgx_policy_err *errs, unsigned int max_errs,
-			      unsigned int *nr_errs)
+int wgx_policy_load_string(const char *json, struct wgx_policy **out, struct wgx_policy_err *err)
+{
+	return wgx_policy_load_string_opts(json, NULL, out, err, 1, NULL);
+}
+
+int wgx_policy_load_file_opts(const char *path, const struct wgx_addr_limits *lim,
+			      struct wgx_policy **out, struct wgx_policy_err *errs,
+			      unsigned int max_errs, unsigned int *nr_errs)
 {
 	struct ctx c = { errs, max_errs, 0 };
 	size_t got = 0, cap = 0;
@@ -854,13 +986,14 @@ int wgx_policy_load_file_errs(const char *path, struct wgx_policy **out,
 	}
 	for (;;) {
 		if (cap - got < 4096) {
-			cap = cap ? 2 * cap : 65536;
-			nb = realloc(buf, cap + 1);
+			/* The file holds preshared keys: no realloc. */
+			nb = wgx_realloc_wipe(buf, cap ? cap + 1 : 0, (cap ? 2 * cap : 65536) + 1);
 			if (!nb) {
 				ret = -ENOMEM;
 				break;
 			}
 			buf = nb;
+			cap = cap ? 2 * cap : 65536;
 		}
 		n = read(fd, buf + got, cap - got);
 		if (n < 0 && errno == EINTR)
@@ -878,15 +1011,22 @@ int wgx_policy_load_file_errs(const char *path, struct wgx_policy **out,
 			*nr_errs = c.nr;
 	} else if (!ret) {
 		buf[got] = '\0';
-		ret = wgx_policy_load_string_errs(buf, out, errs, max_errs, nr_errs);
+		ret = wgx_policy_load_string_opts(buf, lim, out, errs, max_errs, nr_errs);
 	}
-	free(buf);
+	wgx_free_wipe(buf, cap ? cap + 1 : 0);
 	return ret;
+}
+
+int wgx_policy_load_file_errs(const char *path, struct wgx_policy **out,
+			      struct wgx_policy_err *errs, unsigned int max_errs,
+			      unsigned int *nr_errs)
+{
+	return wgx_policy_load_file_opts(path, NULL, out, errs, max_errs, nr_errs);
 }
 
 int wgx_policy_load_file(const char *path, struct wgx_policy **out, struct wgx_policy_err *err)
 {
-	return wgx_policy_load_file_errs(path, out, err, 1, NULL);
+	return wgx_policy_load_file_opts(path, NULL, out, err, 1, NULL);
 }
 
 /* ---- one user, from the peer API ---- */
@@ -895,7 +1035,6 @@ void wgx_user_free(struct wgx_user *u)
 {
 	if (!u)
 		return;
-	memset(u->psk, 0, sizeof(u->psk));
 	user_clear(u);
 	free(u);
 }
@@ -903,7 +1042,14 @@ void wgx_user_free(struct wgx_user *u)
 int wgx_user_from_json(const char *json, const struct wgx_policy *p, struct wgx_user **out,
 		       struct wgx_policy_err *err)
 {
-	struct ctx c = { err, 1, 0 };
+	return wgx_user_from_json_opts(json, p, NULL, out, err);
+}
+
+int wgx_user_from_json_opts(const char *json, const struct wgx_policy *p,
+			    const struct wgx_addr_limits *lim, struct wgx_user **out,
+			    struct wgx_policy_err *err)
+{
+	struct ctx c = { err, 1, 0, lim ? *lim : WGX_ADDR_LIMITS_DEFAULT };
 	struct wgx_user *u;
 	json_t *root;
 	int ret;
@@ -923,7 +1069,7 @@ int wgx_user_from_json(const char *json, const struct wgx_policy *p, struct wgx_
 		/* the same overlap rule as across users, within this one */
 		struct wgx_policy one = { .users = u, .nr_users = 1 };
 
-		ret = check_overlaps(&c, &one);
+		ret = check_overlaps(&c, &one, NULL);
 		if (ret == -EINVAL && !strncmp(err->where, "users[0].", 9))
 			memmove(err->where, err->where + 9, strlen(err->where + 9) + 1);
 	}

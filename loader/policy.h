@@ -22,6 +22,15 @@ struct wgx_prefix {
 	uint8_t addr[16];	/* network order; IPv4 in the first 4 bytes; host bits zero */
 };
 
+/*
+ * Names go into logs, status output and the pinned per-peer record, so they are restricted
+ * (hole 10): bytes of [A-Za-z0-9._@+-] only, the first not '-' or '.'; a user name 1..47
+ * bytes (the pinned record keeps 48 with the NUL), a group name 1..63 bytes. A name with a
+ * control character, a space, a quote or UTF-8 is refused, with where and why.
+ */
+#define WGX_USER_NAME_MAX	47
+#define WGX_GROUP_NAME_MAX	63
+
 struct wgx_group {
 	char *name;
 	struct wgx_prefix *allow;
@@ -48,7 +57,20 @@ struct wgx_policy {
 	struct wgx_user *users;
 	unsigned int nr_users;
 	void *index;			/* public key -> user, private to policy.c */
+	void *addr_index;		/* tunnel addresses, sorted; private to policy.c */
 };
+
+/*
+ * How wide a tunnel address (a user's "addresses") may be (hole 4): an IPv4 prefix at least
+ * /min_plen4, an IPv6 one at least /min_plen6; a wider one, e.g. 0.0.0.0/0, is an error.
+ * Group "allow" prefixes are not limited. The daemon may raise the limit (lower min_plen).
+ */
+struct wgx_addr_limits {
+	uint8_t min_plen4;
+	uint8_t min_plen6;
+};
+
+#define WGX_ADDR_LIMITS_DEFAULT ((struct wgx_addr_limits){ .min_plen4 = 24, .min_plen6 = 64 })
 
 struct wgx_policy_err {
 	char where[128];		/* e.g. "users[3].addresses[1]" or "line 12, column 4" */
@@ -72,6 +94,16 @@ int wgx_policy_load_file_errs(const char *path, struct wgx_policy **out,
 int wgx_policy_load_string_errs(const char *json, struct wgx_policy **out,
 				struct wgx_policy_err *errs, unsigned int max_errs,
 				unsigned int *nr_errs);
+/*
+ * The same with the tunnel address limits lim (NULL: WGX_ADDR_LIMITS_DEFAULT, which the
+ * functions above use). Users' addresses never overlap, within a user or across users.
+ */
+int wgx_policy_load_file_opts(const char *path, const struct wgx_addr_limits *lim,
+			      struct wgx_policy **out, struct wgx_policy_err *errs,
+			      unsigned int max_errs, unsigned int *nr_errs);
+int wgx_policy_load_string_opts(const char *json, const struct wgx_addr_limits *lim,
+				struct wgx_policy **out, struct wgx_policy_err *errs,
+				unsigned int max_errs, unsigned int *nr_errs);
 
 const struct wgx_user *wgx_policy_find(const struct wgx_policy *p,
 				       const uint8_t public_key[WG_KEY_LEN]);
@@ -83,6 +115,10 @@ const struct wgx_user *wgx_policy_find(const struct wgx_policy *p,
  */
 int wgx_user_from_json(const char *json, const struct wgx_policy *p, struct wgx_user **out,
 		       struct wgx_policy_err *err);
+/* The same with the tunnel address limits lim (NULL: the default, as above). */
+int wgx_user_from_json_opts(const char *json, const struct wgx_policy *p,
+			    const struct wgx_addr_limits *lim, struct wgx_user **out,
+			    struct wgx_policy_err *err);
 void wgx_user_free(struct wgx_user *u);
 
 /* Why a user may not have a peer right now: NULL if it may. */
@@ -94,5 +130,16 @@ const char *wgx_user_denied(const struct wgx_user *u, time_t now);
  */
 int wgx_prefix_parse(const char *s, struct wgx_prefix *out);
 void wgx_prefix_format(const struct wgx_prefix *p, char *buf, size_t len);
+
+/* Whether a and b share an address: same family and one contains the other. */
+bool wgx_prefix_overlap(const struct wgx_prefix *a, const struct wgx_prefix *b);
+
+/*
+ * The first user of p other than the one with public key except_key (NULL: none excepted)
+ * with a tunnel address overlapping a (a network: host bits zero), or NULL. O(log n) for a
+ * policy from the load functions (its addresses are sorted and never overlap).
+ */
+const struct wgx_user *wgx_policy_addr_owner(const struct wgx_policy *p,
+					     const struct wgx_prefix *a, const uint8_t *except_key);
 
 #endif /* WGXDP_POLICY_H */

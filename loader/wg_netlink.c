@@ -14,6 +14,8 @@
 #include <libmnl/libmnl.h>
 #include "loader/wgdev.h"
 #include "loader/wgdev_internal.h"
+#include "loader/wgdev_peers.h"
+#include "loader/wipe.h"
 
 /* A dump message is at most 32 KiB (the kernel caps its allocation there). */
 #define NL_RECV_SIZE	65536
@@ -32,7 +34,8 @@ static void wg_nl_close(struct wg_nl *s)
 {
 	if (s->nl)
 		mnl_socket_close(s->nl);
-	free(s->buf);
+	/* A dump carries the private key and every preshared key. */
+	wgx_free_wipe(s->buf, NL_RECV_SIZE);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -197,10 +200,15 @@ static enum put_result put_peer(struct nlmsghdr *nlh, size_t budget, const struc
 	}
 	if (!mnl_attr_put_check(nlh, budget, WGPEER_A_PUBLIC_KEY, WG_KEY_LEN, p->public_key))
 		goto cancel;
+	/* A continuation too: one must not create a peer removed since the first part. */
+	if (!first && p->update_only &&
+	    !mnl_attr_put_u32_check(nlh, budget, WGPEER_A_FLAGS, WGPEER_F_UPDATE_ONLY))
+		goto cancel;
 	if (first) {
 		sa = &p->endpoint.sa;
 		if (!mnl_attr_put_u32_check(nlh, budget, WGPEER_A_FLAGS,
-					    WGPEER_F_REPLACE_ALLOWEDIPS) ||
+					    WGPEER_F_REPLACE_ALLOWEDIPS |
+					    (p->update_only ? WGPEER_F_UPDATE_ONLY : 0)) ||
 		    !mnl_attr_put_u16_check(nlh, budget, WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL,
 					    p->keepalive))
 			goto cancel;
@@ -326,7 +334,7 @@ int wgx_nl_set(const char *ifname, const struct wgx_wg_peer *peers,
 	ret = wgx_nl_build_set(buf, WGX_NL_SET_BUDGET, s.family, ifname, peers, remove_keys, nr,
 			       send_and_ack, &ctx);
 	wg_nl_close(&s);
-	free(buf);
+	wgx_free_wipe(buf, WGX_NL_SET_BUDGET);
 	return ret;
 }
 
@@ -511,17 +519,6 @@ static int get_cb(const struct nlmsghdr *nlh, void *data)
 	return ctx->err ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-static void reset_peers(struct wgx_wg_device *dev)
-{
-	unsigned int i;
-
-	for (i = 0; i < dev->nr_peers; i++)
-		free(dev->peers[i].allowed);
-	free(dev->peers);
-	dev->peers = NULL;
-	dev->nr_peers = 0;
-}
-
 static int get_once(const char *ifname, struct wgx_wg_device *dev)
 {
 	struct get_ctx ctx = { .dev = dev };
@@ -551,7 +548,7 @@ int wgx_nl_get_device(const char *ifname, struct wgx_wg_device *dev)
 	int ret = -EINTR, tries;
 
 	for (tries = 0; tries < NL_DUMP_TRIES && ret == -EINTR; tries++) {
-		reset_peers(dev);
+		wgx_wgdev_clear_peers(dev);
 		ret = get_once(ifname, dev);
 	}
 	if (ret == -EINTR)

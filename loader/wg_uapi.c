@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #include <sys/un.h>
 #include "loader/wgdev.h"
 #include "loader/wgdev_internal.h"
+#include "loader/wgdev_peers.h"
+#include "loader/wipe.h"
 
 /* wireguard-go may take a while on a set of thousands of peers. */
 #define UAPI_TIMEOUT_SEC	30
@@ -184,65 +187,97 @@ int wgx_format_allowed(const struct wgx_prefix *a, char *buf, size_t len)
 
 /* ---- formatting "set=1" ---- */
 
+/* A growing text that holds key material: grown with wgx_realloc_wipe, never realloc. */
+struct text {
+	char *buf;
+	size_t len, cap;
+	int err;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void text_add(struct text *t, const char *fmt, ...)
+{
+	size_t cap;
+	va_list ap;
+	char *nb;
+	int n;
+
+	while (!t->err) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->err = -EINVAL;
+			return;
+		}
+		if ((size_t)n < t->cap - t->len) {
+			t->len += n;
+			return;
+		}
+		/* Too long: the cut-off copy in the old buffer is wiped with it. */
+		for (cap = t->cap; cap - t->len <= (size_t)n; cap *= 2)
+			;
+		nb = wgx_realloc_wipe(t->buf, t->cap, cap);
+		if (!nb) {
+			t->err = -ENOMEM;
+			return;
+		}
+		t->buf = nb;
+		t->cap = cap;
+	}
+}
+
 int wgx_uapi_format_set(const struct wgx_wg_peer *peers,
 			const uint8_t (*remove_keys)[WG_KEY_LEN], unsigned int nr, char **out,
 			size_t *len)
 {
+	struct text t = { .cap = 4096 };
 	char hex[2 * WG_KEY_LEN + 1], addr[64];
 	const struct wgx_wg_peer *p;
 	unsigned int i, j;
-	size_t size;
-	FILE *f;
-	int ret = 0;
 
+	*out = NULL;
 	if (!peers == !remove_keys)
 		return -EINVAL;
-	*out = NULL;
-	f = open_memstream(out, &size);
-	if (!f)
-		return -errno;
-	fputs("set=1\n", f);
-	for (i = 0; i < nr; i++) {
+	t.buf = malloc(t.cap);
+	if (!t.buf)
+		return -ENOMEM;
+	text_add(&t, "set=1\n");
+	for (i = 0; i < nr && !t.err; i++) {
 		if (remove_keys) {
 			key_to_hex(hex, remove_keys[i]);
-			fprintf(f, "public_key=%s\nremove=true\n", hex);
+			text_add(&t, "public_key=%s\nremove=true\n", hex);
 			continue;
 		}
 		p = &peers[i];
 		key_to_hex(hex, p->public_key);
-		fprintf(f, "public_key=%s\n", hex);
+		text_add(&t, "public_key=%s\n", hex);
+		if (p->update_only)
+			text_add(&t, "update_only=true\n");
 		if (p->has_psk) {
 			/* An all-zero preshared key removes it. */
 			key_to_hex(hex, p->psk);
-			fprintf(f, "preshared_key=%s\n", hex);
+			text_add(&t, "preshared_key=%s\n", hex);
 		}
 		if (p->endpoint.sa.sa_family) {
-			ret = wgx_format_endpoint(&p->endpoint, addr, sizeof(addr));
-			if (ret)
-				goto out;
-			fprintf(f, "endpoint=%s\n", addr);
+			t.err = t.err ?: wgx_format_endpoint(&p->endpoint, addr, sizeof(addr));
+			text_add(&t, "endpoint=%s\n", addr);
 		}
-		fprintf(f, "persistent_keepalive_interval=%u\nreplace_allowed_ips=true\n",
-			p->keepalive);
+		text_add(&t, "persistent_keepalive_interval=%u\nreplace_allowed_ips=true\n",
+			 p->keepalive);
 		for (j = 0; j < p->nr_allowed; j++) {
-			ret = wgx_format_allowed(&p->allowed[j], addr, sizeof(addr));
-			if (ret)
-				goto out;
-			fprintf(f, "allowed_ip=%s\n", addr);
+			t.err = t.err ?: wgx_format_allowed(&p->allowed[j], addr, sizeof(addr));
+			text_add(&t, "allowed_ip=%s\n", addr);
 		}
 	}
-	fputs("\n", f);
-out:
-	if (fclose(f) && !ret)
-		ret = -ENOMEM;
-	if (ret) {
-		if (*out)
-			explicit_bzero(*out, size);
-		free(*out);
-		*out = NULL;
-		return ret;
+	text_add(&t, "\n");
+	explicit_bzero(hex, sizeof(hex));
+	if (t.err) {
+		wgx_free_wipe(t.buf, t.cap);
+		return t.err;
 	}
-	*len = size;
+	*out = t.buf;
+	*len = t.len;
 	return 0;
 }
 
@@ -368,7 +403,7 @@ int wgx_uapi_parse_get(const char *text, size_t len, struct wgx_wg_device *dev)
 		return 0;
 	}
 	/* The UAPI does not report the device's public key. */
-	return wgx_wgdev_pubkey(dev->public_key, dev->private_key);
+	return wgx_pubkey_from_priv(dev->public_key, dev->private_key);
 }
 
 static int errno_line(const char *key, const char *value, void *data)
@@ -424,7 +459,7 @@ static int uapi_connect(const char *ifname)
 static int uapi_call(const char *ifname, const char *req, size_t req_len, char **ans,
 		     size_t *ans_len)
 {
-	size_t cap = 4096, len = 0;
+	size_t cap = 0, len = 0;
 	char *buf = NULL, *nbuf;
 	ssize_t n;
 	int fd, ret;
@@ -444,13 +479,15 @@ static int uapi_call(const char *ifname, const char *req, size_t req_len, char *
 		req_len -= n;
 	}
 	for (;;) {
-		if (len + 1 >= cap || !buf) {
-			nbuf = realloc(buf, cap *= 2);
+		if (len + 1 >= cap) {
+			/* The answer to get=1 holds the private key: no realloc. */
+			nbuf = wgx_realloc_wipe(buf, cap, cap ? 2 * cap : 8192);
 			if (!nbuf) {
 				ret = -ENOMEM;
 				goto err;
 			}
 			buf = nbuf;
+			cap = cap ? 2 * cap : 8192;
 		}
 		n = recv(fd, buf + len, cap - len - 1, 0);
 		if (n < 0) {
@@ -475,9 +512,7 @@ static int uapi_call(const char *ifname, const char *req, size_t req_len, char *
 	return 0;
 err:
 	close(fd);
-	if (buf)
-		explicit_bzero(buf, len);
-	free(buf);
+	wgx_free_wipe(buf, cap);
 	return ret;
 }
 
@@ -492,8 +527,7 @@ int wgx_uapi_get_device(const char *ifname, struct wgx_wg_device *dev)
 	if (ret)
 		return ret;
 	ret = wgx_uapi_parse_get(ans, len, dev);
-	explicit_bzero(ans, len);
-	free(ans);
+	wgx_free_wipe(ans, len);
 	return ret;
 }
 
@@ -508,11 +542,10 @@ int wgx_uapi_set(const char *ifname, const struct wgx_wg_peer *peers,
 	if (ret)
 		return ret;
 	ret = uapi_call(ifname, req, req_len, &ans, &len);
-	explicit_bzero(req, req_len);
-	free(req);
+	wgx_free_wipe(req, req_len);
 	if (ret)
 		return ret;
 	ret = wgx_uapi_parse_errno(ans, len);
-	free(ans);
+	wgx_free_wipe(ans, len);
 	return ret;
 }

@@ -2,7 +2,7 @@
 /*
  * A WireGuard device whichever implementation serves it: the backend is chosen by the
  * interface's kind (rtnetlink IFLA_INFO_KIND), then the work is done by wg_netlink.c or
- * wg_uapi.c.
+ * wg_uapi.c. The top of the device code: containers (wgdev_peers.c) <- backends <- this.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,57 +13,8 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <libmnl/libmnl.h>
-#include <openssl/evp.h>
 #include "loader/wgdev.h"
 #include "loader/wgdev_internal.h"
-
-int wgx_wgdev_pubkey(uint8_t pub[WG_KEY_LEN], const uint8_t priv[WG_KEY_LEN])
-{
-	EVP_PKEY *pkey;
-	size_t len = WG_KEY_LEN;
-	int ret = 0;
-
-	pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, WG_KEY_LEN);
-	if (!pkey)
-		return -EINVAL;
-	if (EVP_PKEY_get_raw_public_key(pkey, pub, &len) != 1 || len != WG_KEY_LEN)
-		ret = -EINVAL;
-	EVP_PKEY_free(pkey);
-	return ret;
-}
-
-/* Arrays grow by doubling: a count that is 0 or a power of two is also the capacity. */
-static int grow(void **arr, unsigned int nr, size_t elem)
-{
-	void *p;
-
-	if (nr & (nr - 1))
-		return 0;
-	p = reallocarray(*arr, nr ? nr * 2 : 1, elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	return 0;
-}
-
-struct wgx_wg_peer *wgx_wgdev_add_peer(struct wgx_wg_device *dev)
-{
-	struct wgx_wg_peer *peer;
-
-	if (grow((void **)&dev->peers, dev->nr_peers, sizeof(*dev->peers)))
-		return NULL;
-	peer = &dev->peers[dev->nr_peers++];
-	memset(peer, 0, sizeof(*peer));
-	return peer;
-}
-
-int wgx_wgdev_add_allowed(struct wgx_wg_peer *peer, const struct wgx_prefix *pfx)
-{
-	if (grow((void **)&peer->allowed, peer->nr_allowed, sizeof(*peer->allowed)))
-		return -ENOMEM;
-	peer->allowed[peer->nr_allowed++] = *pfx;
-	return 0;
-}
 
 static int check_ifname(const char *ifname)
 {
@@ -192,20 +143,6 @@ int wgx_wg_backend_of(const char *ifname, enum wgx_wg_backend *out)
 	return -EOPNOTSUPP;
 }
 
-void wgx_wg_device_free(struct wgx_wg_device *dev)
-{
-	unsigned int i;
-
-	if (!dev)
-		return;
-	for (i = 0; i < dev->nr_peers; i++)
-		free(dev->peers[i].allowed);
-	free(dev->peers);
-	/* The private key: do not leave it in freed memory. */
-	explicit_bzero(dev, sizeof(*dev));
-	free(dev);
-}
-
 int wgx_wg_get_device(const char *ifname, struct wgx_wg_device **out)
 {
 	struct wgx_wg_device *dev;
@@ -261,26 +198,4 @@ int wgx_wg_remove_peers(const char *ifname, const uint8_t (*keys)[WG_KEY_LEN], u
 	if (nr && !keys)
 		return -EINVAL;
 	return set_or_remove(ifname, NULL, keys, nr);
-}
-
-/* public_key is the first member of struct wgx_wg_peer: compare peers or a bare key alike */
-#include <stddef.h>
-_Static_assert(offsetof(struct wgx_wg_peer, public_key) == 0, "public_key first");
-static int peer_keycmp(const void *a, const void *b)
-{
-	return memcmp(a, b, WG_KEY_LEN);
-}
-
-void wgx_wg_device_sort(struct wgx_wg_device *dev)
-{
-	if (dev->nr_peers > 1)
-		qsort(dev->peers, dev->nr_peers, sizeof(*dev->peers), peer_keycmp);
-}
-
-const struct wgx_wg_peer *wgx_wg_device_find(const struct wgx_wg_device *dev,
-					     const uint8_t key[WG_KEY_LEN])
-{
-	if (!dev->nr_peers)
-		return NULL;
-	return bsearch(key, dev->peers, dev->nr_peers, sizeof(*dev->peers), peer_keycmp);
 }

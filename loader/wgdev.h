@@ -33,7 +33,7 @@ struct wgx_wg_peer {
 	uint8_t psk[WG_KEY_LEN];
 	struct wgx_endpoint endpoint;		/* sa_family 0 = none */
 	uint16_t keepalive;			/* persistent keepalive seconds, 0 = off */
-	bool update_only;			/* set: change the peer only if it exists */
+	bool update_only;			/* set only: never create the peer */
 	struct wgx_prefix *allowed;		/* proto/ports unused here */
 	unsigned int nr_allowed;
 	uint64_t last_handshake_sec;		/* CLOCK_REALTIME, 0 = never */
@@ -78,6 +78,8 @@ const struct wgx_wg_peer *wgx_wg_device_find(const struct wgx_wg_device *dev,
  * is set (0 = off); the endpoint is set when its sa_family is AF_INET or AF_INET6 and left as
  * it is when 0. So a peer read by wgx_wg_get_device writes back unchanged, and a new peer
  * without has_psk has none. last_handshake_sec and the byte counts are ignored.
+ * A peer with update_only is changed only if the interface has it, never created
+ * (WGPEER_F_UPDATE_ONLY, UAPI update_only=true): a peer removed meanwhile stays removed.
  * Peers are checked before anything is sent (-EINVAL for a bad prefix, -EAFNOSUPPORT for an
  * endpoint of another family); a failure midway (netlink: one message refused) leaves the
  * peers of the messages before it applied.

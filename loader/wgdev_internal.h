@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Internals of loader/wgdev.c, loader/wg_netlink.c and loader/wg_uapi.c, exposed for
- * tests/unit/test_wgdev.c: the message builders and parsers, which need no device.
- * Included by those three files and by the unit test only.
+ * The backends of loader/wgdev.c: loader/wg_netlink.c and loader/wg_uapi.c, with their
+ * message builders and parsers (which need no device) exposed for tests/unit/test_wgdev.c.
+ * Included by the backends, by wgdev.c (which dispatches to them) and by the tests only.
+ * The backends build devices with the containers of loader/wgdev_peers.h.
  */
 #ifndef WGXDP_WGDEV_INTERNAL_H
 #define WGXDP_WGDEV_INTERNAL_H
@@ -11,20 +12,13 @@
 #include <stdint.h>
 #include <linux/netlink.h>
 #include "loader/wgdev.h"
+#include "loader/wgdev_peers.h"
 
 /* Directory of the UAPI sockets of wireguard-go and boringtun (global, not per netns). */
 #define WGX_UAPI_DIR		"/var/run/wireguard"
 
 /* Default size budget of one WG_CMD_SET_DEVICE message. */
 #define WGX_NL_SET_BUDGET	16384
-
-/* X25519 public key of priv (OpenSSL). 0 or -errno. */
-int wgx_wgdev_pubkey(uint8_t pub[WG_KEY_LEN], const uint8_t priv[WG_KEY_LEN]);
-
-/* Appends a zeroed peer to dev (the array grows by doubling). NULL on ENOMEM. */
-struct wgx_wg_peer *wgx_wgdev_add_peer(struct wgx_wg_device *dev);
-/* Appends an allowed IP to peer. 0 or -ENOMEM. */
-int wgx_wgdev_add_allowed(struct wgx_wg_peer *peer, const struct wgx_prefix *pfx);
 
 /* ---- generic netlink ---- */
 
@@ -36,7 +30,8 @@ typedef int (*wgx_nl_emit_fn)(struct nlmsghdr *nlh, void *ctx);
  * most budget bytes, and passes each to emit. Exactly one of peers (add or update, allowed
  * IPs replaced) and remove_keys (WGPEER_F_REMOVE_ME) is non-NULL. A peer whose allowed IPs
  * do not fit is continued in the next message(s): its key again and the remaining allowed
- * IPs, without WGPEER_F_REPLACE_ALLOWEDIPS, so that they are appended. The messages carry
+ * IPs, without WGPEER_F_REPLACE_ALLOWEDIPS, so that they are appended (with
+ * WGPEER_F_UPDATE_ONLY again for an update_only peer). The messages carry
  * NLM_F_REQUEST | NLM_F_ACK; seq is left for emit to fill. -EMSGSIZE if budget cannot hold
  * one peer.
  */
@@ -65,7 +60,10 @@ int wgx_format_allowed(const struct wgx_prefix *a, char *buf, size_t len);
 
 /*
  * Formats a "set=1" request, blank line included, into a malloc'd string (*out, *len).
- * Exactly one of peers and remove_keys is non-NULL, as for wgx_nl_build_set.
+ * Exactly one of peers and remove_keys is non-NULL, as for wgx_nl_build_set. An update_only
+ * peer has "update_only=true" right after its public_key line (wireguard-go creates the peer
+ * at public_key and drops it again there). The text holds preshared keys: free it with
+ * wgx_free_wipe(*out, *len).
  */
 int wgx_uapi_format_set(const struct wgx_wg_peer *peers,
 			const uint8_t (*remove_keys)[WG_KEY_LEN], unsigned int nr, char **out,

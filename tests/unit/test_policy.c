@@ -285,22 +285,29 @@ static void test_many_errors(void)
 	      "expected the first two in file order, got %s, %s", errs[0].where, errs[1].where);
 }
 
+/* Writes text to a new file named from path ("...XXXXXX"), to unlink. false on failure. */
+static bool write_temp(char *path, const char *text)
+{
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	if (!CHECK(f, "mkstemp %s", path))
+		return false;
+	fputs(text, f);
+	return CHECK(!fclose(f), "write %s", path);
+}
+
 static void test_file(void)
 {
 	struct wgx_policy_err err = {};
 	struct wgx_policy *p = NULL;
 	char path[] = "/tmp/test_policy.XXXXXX";
-	FILE *f;
-	int fd, ret;
+	int ret;
 
 	ret = wgx_policy_load_file("/nonexistent/policy.json", &p, &err);
 	CHECK(ret == -ENOENT, "missing file: expected -ENOENT, got %d", ret);
-	fd = mkstemp(path);
-	if (!CHECK(fd >= 0, "mkstemp"))
+	if (!write_temp(path, good_policy))
 		return;
-	f = fdopen(fd, "w");
-	fputs(good_policy, f);
-	fclose(f);
 	ret = wgx_policy_load_file(path, &p, &err);
 	CHECK(ret == 0 && p && p->nr_users == 3, "file: expected 3 users, got %d: %s: %s", ret,
 	      err.where, err.why);
@@ -399,6 +406,170 @@ static void test_user_from_json(void)
 	wgx_policy_free(p);
 }
 
+/* Hole 4: tunnel addresses no wider than /24 and /64 by default, or the limits given. */
+static void test_addr_limits(void)
+{
+	static const struct wgx_addr_limits wide = { .min_plen4 = 8, .min_plen6 = 48 };
+	static const struct wgx_addr_limits any = { 0, 0 };
+	static const struct {
+		const char *addr;
+		const struct wgx_addr_limits *lim;
+		const char *why;	/* NULL: accepted */
+	} cases[] = {
+		{ "10.0.0.0/8", NULL,
+		  "address 10.0.0.0/8 is wider than /24 (raise with --max-tunnel-prefix)" },
+		{ "0.0.0.0/0", NULL, "address 0.0.0.0/0 is wider than /24" },
+		{ "::/0", NULL, "address ::/0 is wider than /64" },
+		{ "fd00::/48", NULL, "address fd00::/48 is wider than /64" },
+		{ "10.0.2.0/23", NULL, "wider than /24" },
+		{ "10.0.1.0/24", NULL, NULL },
+		{ "fd00::/64", NULL, NULL },
+		{ "10.0.0.0/8", &wide, NULL },
+		{ "fd00::/48", &wide, NULL },
+		{ "0.0.0.0/0", &wide, "address 0.0.0.0/0 is wider than /8" },
+		{ "0.0.0.0/0", &any, NULL },
+		{ "::/0", &any, NULL },
+	};
+	struct wgx_policy_err err;
+	struct wgx_policy *p;
+	struct wgx_user *u;
+	char json[512], path[] = "/tmp/test_policy.XXXXXX";
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(json, sizeof(json), "{\"users\": [{\"name\": \"a\", \"public_key\": \"" KA
+			 "\", \"addresses\": [\"%s\"]}]}", cases[i].addr);
+		memset(&err, 0, sizeof(err));
+		ret = wgx_policy_load_string_opts(json, cases[i].lim, &p, &err, 1, NULL);
+		if (!cases[i].why)
+			CHECK(ret == 0, "%s: expected 0, got %d: %s: %s", cases[i].addr, ret,
+			      err.where, err.why);
+		else
+			CHECK(ret == -EINVAL && !strcmp(err.where, "users[0].addresses[0]") &&
+			      strstr(err.why, cases[i].why), "%s: expected users[0].addresses[0]: "
+			      "...%s..., got %d %s: %s", cases[i].addr, cases[i].why, ret,
+			      err.where, err.why);
+		wgx_policy_free(p);
+
+		/* The same for the peer API's user object. */
+		snprintf(json, sizeof(json), "{\"name\": \"a\", \"public_key\": \"" KA "\", "
+			 "\"addresses\": [\"%s\"]}", cases[i].addr);
+		ret = wgx_user_from_json_opts(json, NULL, cases[i].lim, &u, &err);
+		if (!cases[i].why)
+			CHECK(ret == 0, "API %s: expected 0, got %d: %s: %s", cases[i].addr, ret,
+			      err.where, err.why);
+		else
+			CHECK(ret == -EINVAL && !strcmp(err.where, "addresses[0]") &&
+			      strstr(err.why, cases[i].why), "API %s: expected addresses[0]: "
+			      "...%s..., got %d %s: %s", cases[i].addr, cases[i].why, ret,
+			      err.where, err.why);
+		if (!ret)
+			wgx_user_free(u);
+		if (cases[i].lim)
+			continue;
+		/* The old functions use the defaults. */
+		ret = wgx_user_from_json(json, NULL, &u, &err);
+		CHECK(!ret == !cases[i].why, "API %s, default limits: got %d", cases[i].addr, ret);
+		if (!ret)
+			wgx_user_free(u);
+	}
+
+	/* From a file, with a raised limit; refused with the default one. */
+	if (!write_temp(path, "{\"users\": [{\"name\": \"a\", \"public_key\": \"" KA "\", "
+			"\"addresses\": [\"10.0.0.0/8\"]}]}"))
+		return;
+	ret = wgx_policy_load_file(path, &p, &err);
+	CHECK(ret == -EINVAL && strstr(err.why, "wider than /24"), "file, default limits: "
+	      "expected wider than /24, got %d %s", ret, err.why);
+	ret = wgx_policy_load_file_opts(path, &wide, &p, &err, 1, NULL);
+	CHECK(ret == 0 && p, "file, limit /8: expected 0, got %d %s: %s", ret, err.where,
+	      err.why);
+	wgx_policy_free(p);
+	unlink(path);
+}
+
+static void test_prefix_overlap(void)
+{
+	static const struct {
+		const char *a, *b;
+		bool overlap;
+	} cases[] = {
+		{ "10.0.0.0/24", "10.0.0.0/24", true },
+		{ "10.0.0.0/24", "10.0.0.7/32", true },
+		{ "10.0.0.7/32", "10.0.0.0/24", true },
+		{ "10.0.0.0/25", "10.0.0.128/25", false },
+		{ "10.0.0.0/24", "10.0.1.0/24", false },
+		{ "0.0.0.0/0", "192.0.2.1/32", true },
+		{ "10.0.0.0/8", "11.0.0.0/8", false },
+		{ "fd00::/64", "fd00::1/128", true },
+		{ "fd00::/64", "fd00:0:0:1::/64", false },
+		{ "::/0", "10.0.0.0/8", false },	/* families never overlap */
+		{ "0.0.0.0/0", "::/0", false },
+	};
+	struct wgx_prefix a, b;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		wgx_prefix_parse(cases[i].a, &a);
+		wgx_prefix_parse(cases[i].b, &b);
+		CHECK(wgx_prefix_overlap(&a, &b) == cases[i].overlap, "%s and %s: expected %s",
+		      cases[i].a, cases[i].b, cases[i].overlap ? "overlap" : "no overlap");
+	}
+}
+
+/* Whose tunnel address a prefix overlaps, with the index and without (a hand-made policy). */
+static void test_addr_owner(void)
+{
+	static const struct {
+		const char *addr, *except, *owner;
+	} cases[] = {
+		{ "100.64.0.2/32", NULL, "alice" },
+		{ "100.64.0.2/32", KA, NULL },
+		{ "100.64.1.7/32", NULL, "carol" },	/* inside carol's /24 */
+		{ "100.64.1.128/25", NULL, "carol" },
+		{ "100.64.1.0/24", KC, NULL },
+		{ "100.64.1.0/24", KA, "carol" },
+		{ "100.64.0.0/24", NULL, "alice" },	/* holds alice's and bob's */
+		{ "100.64.0.0/24", KA, "bob" },
+		{ "100.64.0.0/16", NULL, "alice" },
+		{ "100.64.0.0/16", KA, "bob" },
+		{ "100.64.2.1/32", NULL, NULL },
+		{ "100.64.0.4/30", NULL, NULL },
+		{ "100.63.255.255/32", NULL, NULL },
+		{ "fd7a:115c::/64", NULL, "alice" },
+		{ "fd7a:115c::2/128", KA, NULL },
+		{ "fd7a:115c::3/128", NULL, NULL },
+		{ "0.0.0.0/0", KB, "alice" },
+	};
+	struct wgx_policy_err err = {};
+	struct wgx_policy *p = NULL, hand = {};
+	const struct wgx_user *u;
+	struct wgx_prefix a;
+	uint8_t key[32];
+	size_t i;
+	int pass;
+
+	if (!CHECK(wgx_policy_load_string(good_policy, &p, &err) == 0, "good policy"))
+		return;
+	hand.users = p->users;
+	hand.nr_users = p->nr_users;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			if (cases[i].except)
+				wgx_key_from_base64(key, cases[i].except);
+			wgx_prefix_parse(cases[i].addr, &a);
+			u = wgx_policy_addr_owner(pass ? &hand : p, &a,
+						  cases[i].except ? key : NULL);
+			CHECK(cases[i].owner ? u && !strcmp(u->name, cases[i].owner) : !u,
+			      "%s%s, except %s: expected %s, got %s", pass ? "no index: " : "",
+			      cases[i].addr, cases[i].except ? cases[i].except : "none",
+			      cases[i].owner ? cases[i].owner : "none", u ? u->name : "none");
+		}
+	}
+	wgx_policy_free(p);
+}
+
 /* 100,000 users: every key found, unknown keys not, lookups in constant time. */
 static void test_large(void)
 {
@@ -410,6 +581,7 @@ static void test_large(void)
 	struct timespec t0, t1, t2;
 	const struct wgx_user *u;
 	unsigned int i, j, wrong = 0, found_unknown = 0;
+	struct wgx_prefix a = { .family = 4 };
 	char *json, b64[45];
 	double load_s, find_ns;
 	uint64_t x = 88172645463325252ULL;
@@ -455,10 +627,135 @@ static void test_large(void)
 	printf("test_policy: 100000 users: load %.2f s, lookup %.0f ns each\n", load_s, find_ns);
 	/* A linear scan costs ~50 us per lookup at this size; a hash table well under 2. */
 	CHECK(find_ns < 2000, "lookup: expected O(1) (< 2 us), took %.0f ns", find_ns);
+
+	/* Whose address: O(log n) each, over the sorted addresses. */
+	wrong = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	for (i = 0; i < n; i++) {
+		a.plen = 32;
+		a.addr[0] = 10, a.addr[1] = i >> 16, a.addr[2] = i >> 8, a.addr[3] = i;
+		u = wgx_policy_addr_owner(p, &a, NULL);
+		if (!u || (unsigned int)atoi(u->name + 1) != i ||
+		    wgx_policy_addr_owner(p, &a, u->public_key))
+			wrong++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	find_ns = ((t2.tv_sec - t1.tv_sec) * 1e9 + (t2.tv_nsec - t1.tv_nsec)) / (2.0 * n);
+	CHECK(!wrong, "100000 users: %u addresses without their owner", wrong);
+	printf("test_policy: 100000 users: address owner %.0f ns each\n", find_ns);
+	CHECK(find_ns < 2000, "address owner: expected O(log n) (< 2 us), took %.0f ns", find_ns);
+
+	/* One more user whose /24 holds 256 others' addresses: found in O(n log n). */
+	wgx_key_to_base64(b64, keys[0]);	/* flipped above: no user's key */
+	snprintf(json + o, len - o, ", {\"name\": \"dup\", \"public_key\": \"%s\", "
+		 "\"addresses\": [\"10.0.0.0/24\"]}]}", b64);
+	wgx_policy_free(p);
+	p = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = wgx_policy_load_string(json, &p, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	load_s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	CHECK(ret == -EINVAL && !strcmp(err.where, "users[100000].addresses[0]") &&
+	      strstr(err.why, "10.0.0.0/24: overlaps 10.0.0.0/32 of users[0] (u0)"),
+	      "100001 users, one overlapping: got %d %s: %s", ret, err.where, err.why);
+	printf("test_policy: 100001 users, an overlap found in %.2f s\n", load_s);
+	/* Pairwise, 5e9 comparisons would take minutes. */
+	CHECK(load_s < 10, "overlap check: expected O(n log n), took %.1f s", load_s);
 out:
 	wgx_policy_free(p);
 	free(json);
 	free(keys);
+}
+
+#define A10 "aaaaaaaaaa"
+#define NAME47 A10 A10 A10 A10 "aaaaaaa"
+#define NAME63 A10 A10 A10 A10 A10 A10 "aaa"
+
+/* Policy text of one user named name (a JSON string body) in group group. */
+static char *one_user(const char *name, const char *group)
+{
+	char *json;
+
+	if (asprintf(&json, "{\"groups\": {\"%s\": {\"allow\": []}}, \"users\": [{\"name\": "
+		     "\"%s\", \"public_key\": \"" KA "\", \"addresses\": [\"10.0.0.1/32\"], "
+		     "\"groups\": [\"%s\"]}]}", group, name, group) < 0)
+		return NULL;
+	return json;
+}
+
+/* Hole 10: names restricted to [A-Za-z0-9._@+-], 1..47 bytes (groups 1..63). */
+static void test_names(void)
+{
+	static const struct {
+		const char *name, *group, *where, *why;
+	} cases[] = {
+		{ "alice", "dev", NULL, NULL },
+		{ "Carol.Smith-2_x@example.org+vpn", "Dev-Ops_1.2@x+y", NULL, NULL },
+		{ NAME47, NAME63, NULL, NULL },
+		{ "a\\nb", "dev", "users[0].name", "name has a character outside A-Z a-z 0-9 . _ "
+		  "@ + - (byte 1)" },
+		{ "a\\tb", "dev", "users[0].name", "character outside" },
+		{ "a\\u001b[31mb", "dev", "users[0].name", "character outside" },
+		{ "a\\u0000b", "dev", "line 1, column 64", "not allowed" },	/* by jansson */
+		{ "caf\\u00e9", "dev", "users[0].name", "character outside" },
+		{ "caf\xc3\xa9", "dev", "users[0].name", "character outside" },
+		{ "a b", "dev", "users[0].name", "character outside" },
+		{ "a\\\"b", "dev", "users[0].name", "character outside" },
+		{ "", "dev", "users[0].name", "name is empty" },
+		{ NAME47 "a", "dev", "users[0].name", "name is 48 bytes, longer than 47" },
+		{ "-alice", "dev", "users[0].name", "name starts with '-'" },
+		{ ".alice", "dev", "users[0].name", "name starts with '.'" },
+		{ "alice", "d\\nev", "groups.d?ev", "group name has a character outside" },
+		{ "alice", NAME63 "a", "groups." NAME63 "a",
+		  "group name is 64 bytes, longer than 63" },
+		{ "alice", "-dev", "groups.-dev", "group name starts with '-'" },
+		{ "alice", "", "groups.", "group name is empty" },
+	};
+	struct wgx_policy_err err;
+	struct wgx_policy *p;
+	struct wgx_user *u;
+	char *json;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json = one_user(cases[i].name, cases[i].group);
+		if (!json)
+			return;
+		memset(&err, 0, sizeof(err));
+		p = NULL;
+		ret = wgx_policy_load_string(json, &p, &err);
+		if (!cases[i].where)
+			CHECK(ret == 0, "name \"%s\", group \"%s\": expected 0, got %d: %s: %s",
+			      cases[i].name, cases[i].group, ret, err.where, err.why);
+		else
+			CHECK(ret == -EINVAL && !strcmp(err.where, cases[i].where) &&
+			      strstr(err.why, cases[i].why), "name \"%s\", group \"%s\": expected "
+			      "%s: ...%s..., got %d %s: %s", cases[i].name, cases[i].group,
+			      cases[i].where, cases[i].why, ret, err.where, err.why);
+		CHECK(!strpbrk(err.where, "\n\t\x1b") && !strpbrk(err.why, "\n\t\x1b"),
+		      "a control character in the error of case %zu", i);
+		wgx_policy_free(p);
+		free(json);
+	}
+
+	/* The peer API's user object: the same rules, for its name and group names. */
+	ret = wgx_user_from_json("{\"name\": \"bad\\nname\", \"public_key\": \"" KA "\", "
+				 "\"addresses\": [\"10.0.0.1/32\"]}", NULL, &u, &err);
+	CHECK(ret == -EINVAL && !strcmp(err.where, "name") && strstr(err.why, "outside"),
+	      "API user name with a newline: expected name: ...outside..., got %d %s: %s", ret,
+	      err.where, err.why);
+	ret = wgx_user_from_json("{\"name\": \"ok\", \"public_key\": \"" KA "\", "
+				 "\"addresses\": [\"10.0.0.1/32\"], \"groups\": [\"x\\ry\"]}", NULL,
+				 &u, &err);
+	CHECK(ret == -EINVAL && !strcmp(err.where, "groups[0]") && strstr(err.why, "group name"),
+	      "API group name with a CR: expected groups[0]: group name..., got %d %s: %s", ret,
+	      err.where, err.why);
+	/* Values echoed in other errors lose their control characters too. */
+	ret = wgx_user_from_json("{\"name\": \"ok\", \"public_key\": \"a\\nb\", "
+				 "\"addresses\": [\"10.0.0.1/32\"]}", NULL, &u, &err);
+	CHECK(ret == -EINVAL && strstr(err.why, "\"a?b\""), "key with a newline: expected "
+	      "\"a?b\" in the why, got %s", err.why);
 }
 
 int main(void)
@@ -469,6 +766,10 @@ int main(void)
 	test_many_errors();
 	test_file();
 	test_user_from_json();
+	test_names();
+	test_addr_limits();
+	test_prefix_overlap();
+	test_addr_owner();
 	test_large();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

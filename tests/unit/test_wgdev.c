@@ -13,8 +13,15 @@
 #include <linux/time_types.h>
 #include <linux/wireguard.h>
 #include <libmnl/libmnl.h>
+#include <malloc.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include "loader/wgdev.h"
 #include "loader/wgdev_internal.h"
+#include "loader/wipe.h"
 
 static int failures;
 
@@ -239,6 +246,20 @@ static void test_uapi_format_set(void)
 		free(out);
 	}
 
+	/* update_only: right after public_key, where wireguard-go looks for it. */
+	peers[1].has_psk = false;
+	peers[1].update_only = true;
+	peers[1].keepalive = 25;
+	if (ASSERT_EQ(wgx_uapi_format_set(&peers[1], NULL, 1, &out, &len), 0)) {
+		ASSERT_STR(out, "set=1\n"
+				"public_key=" PEER2 "\n"
+				"update_only=true\n"
+				"persistent_keepalive_interval=25\n"
+				"replace_allowed_ips=true\n"
+				"\n");
+		free(out);
+	}
+
 	ips[1].family = 5;
 	ASSERT_EQ(wgx_uapi_format_set(peers, NULL, 2, &out, &len), -EINVAL);
 	ASSERT_EQ(wgx_uapi_format_set(peers, keys, 2, &out, &len), -EINVAL);
@@ -307,6 +328,7 @@ static struct wgx_wg_peer *make_peers(void)
 			p->endpoint.in6.sin6_port = htons(2000);
 		}
 		p->keepalive = i % 26;
+		p->update_only = i % 7 == 2;	/* BIG_PEER among them */
 		p->nr_allowed = i == BIG_PEER ? BIG_ALLOWED : 1 + i % 3;
 		p->allowed = calloc(p->nr_allowed, sizeof(*p->allowed));
 		for (j = 0; j < p->nr_allowed; j++) {
@@ -412,11 +434,12 @@ static bool check_set_peer(const struct seen_peer *sp, const struct wgx_wg_peer 
 	if (!ASSERT_TRUE(idx < NR_PEERS, "unknown key"))
 		return false;
 	p = &peers[idx];
-	if (sp->has_flags) {
+	if (sp->has_flags && (sp->flags & WGPEER_F_REPLACE_ALLOWEDIPS)) {
 		/* The first part of a peer: everything but what did not fit. */
 		st->nr_first++;
 		st->first_seen[idx]++;
-		ASSERT_EQ(sp->flags, WGPEER_F_REPLACE_ALLOWEDIPS);
+		ASSERT_EQ(sp->flags, WGPEER_F_REPLACE_ALLOWEDIPS |
+				     (p->update_only ? WGPEER_F_UPDATE_ONLY : 0));
 		ASSERT_TRUE(sp->has_keepalive, "peer %u", idx);
 		ASSERT_EQ(sp->keepalive, p->keepalive);
 		ASSERT_EQ(sp->has_psk, p->has_psk);
@@ -430,8 +453,11 @@ static bool check_set_peer(const struct seen_peer *sp, const struct wgx_wg_peer 
 				   v4 ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
 		}
 	} else {
-		/* A continuation: the peer just before, allowed IPs only. */
+		/* A continuation: the peer just before, allowed IPs only, never creating it. */
 		ASSERT_EQ(idx, st->last);
+		ASSERT_EQ(sp->has_flags, p->update_only);
+		if (sp->has_flags)
+			ASSERT_EQ(sp->flags, WGPEER_F_UPDATE_ONLY);
 		ASSERT_TRUE(!sp->has_psk && !sp->has_endpoint && !sp->has_keepalive,
 			    "continuation of peer %u repeats its settings", idx);
 		ASSERT_TRUE(sp->nr_allowed > 0, "empty continuation");
@@ -496,6 +522,7 @@ static void check_set_batch(size_t budget)
 	}
 	ASSERT_TRUE(st->big_parts > 1, "peer with %u allowed IPs in %u part(s)", BIG_ALLOWED,
 		    st->big_parts);
+	ASSERT_TRUE(peers[BIG_PEER].update_only, "the big peer's continuations: update_only");
 	printf("  budget %zu: %u peers in %u messages, big peer in %u parts\n", budget,
 	       NR_PEERS, c.nr, st->big_parts);
 out:
@@ -722,6 +749,241 @@ static void test_backend_of(void)
 	ASSERT_EQ(wgx_wg_backend_of("", &b), -EINVAL);
 }
 
+/* ---- key material not left in freed memory (hole 9) ---- */
+
+/*
+ * This binary's free and realloc: while secrets are watched, a buffer freed, or handed to
+ * realloc (which may move it and free the old one as it is), with one of them in it counts
+ * as a leak. Everything else of the process (libcrypto, libc) goes through them too.
+ */
+void __libc_free(void *p);
+void *__libc_realloc(void *p, size_t size);
+
+static struct {
+	const void *p;
+	size_t len;
+} watched[4];
+static unsigned int nr_watched, leaks;
+
+static void check_free(void *p)
+{
+	size_t size = p && nr_watched ? malloc_usable_size(p) : 0;
+	unsigned int i;
+
+	for (i = 0; i < nr_watched && size; i++)
+		if (memmem(p, size, watched[i].p, watched[i].len)) {
+			leaks++;
+			return;
+		}
+}
+
+void free(void *p)
+{
+	check_free(p);
+	__libc_free(p);
+}
+
+void *realloc(void *p, size_t size)
+{
+	check_free(p);
+	return __libc_realloc(p, size);
+}
+
+static void watch(const void *p, size_t len)
+{
+	watched[nr_watched].p = p;
+	watched[nr_watched++].len = len;
+}
+
+/* Stops watching; the leaks counted since the first watch(). */
+static unsigned int unwatch(void)
+{
+	unsigned int n = leaks;
+
+	nr_watched = 0;
+	leaks = 0;
+	return n;
+}
+
+#define WIPE_PEERS	200	/* peer arrays grow 8 times; the texts pass 4 KiB and 8 KiB */
+
+/* Watches the private key and psk of the wipe tests' devices, as bytes and as hex. */
+static void watch_keys(void)
+{
+	static uint8_t priv[32], psk[32];
+
+	hex_key(priv, ALICE_PRIV);
+	hex_key(psk, PSK1);
+	watch(priv, 32);
+	watch(psk, 32);
+	watch(ALICE_PRIV, 64);
+	watch(PSK1, 64);
+}
+
+/* The device read while watch_keys(): all its peers there, none of its keys left once freed. */
+static void check_freed(struct wgx_wg_device *dev, int ret)
+{
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(dev->nr_peers, WIPE_PEERS);
+	wgx_wg_device_free(dev);
+	ASSERT_EQ(unwatch(), 0);
+}
+
+/* A get=1 answer: the private key, then WIPE_PEERS peers with the same psk. malloc'd. */
+static char *get_answer(size_t *len)
+{
+	size_t cap = 512 + WIPE_PEERS * 256, o;
+	char *text = malloc(cap), pk[65];
+	unsigned int i, j;
+
+	o = snprintf(text, cap, "private_key=" ALICE_PRIV "\nlisten_port=51820\n");
+	for (i = 0; i < WIPE_PEERS; i++) {
+		for (j = 0; j < 32; j++)
+			sprintf(pk + 2 * j, "%02x", (i + j) & 0xff);
+		o += snprintf(text + o, cap - o, "public_key=%s\npreshared_key=" PSK1 "\n"
+			      "allowed_ip=100.64.%u.%u/32\npersistent_keepalive_interval=0\n",
+			      pk, i >> 8, i & 0xff);
+	}
+	o += snprintf(text + o, cap - o, "errno=0\n\n");
+	*len = o;
+	return text;
+}
+
+/* The detector itself, then the helper on a buffer of ours. */
+static void test_wipe_helper(void)
+{
+	uint8_t psk[32];
+	char *b, *c;
+
+	hex_key(psk, PSK1);
+	watch(psk, 32);
+	b = malloc(100);
+	memcpy(b + 10, psk, 32);
+	free(b);
+	ASSERT_EQ(unwatch(), 1);	/* a plain free is seen */
+	watch(psk, 32);
+	b = malloc(100);
+	memcpy(b + 10, psk, 32);
+	b = realloc(b, 1 << 20);	/* moves it: glibc mmaps this size */
+	ASSERT_EQ(unwatch(), 1);	/* so is a realloc */
+	free(b);
+
+	watch(psk, 32);
+	b = malloc(100);
+	memcpy(b + 10, psk, 32);
+	c = wgx_realloc_wipe(b, 100, 1 << 20);
+	if (ASSERT_TRUE(c != NULL, "ENOMEM")) {
+		ASSERT_MEM(c + 10, psk, 32);
+		c = wgx_realloc_wipe(c, 1 << 20, 50);	/* shrinking copies what fits */
+		ASSERT_MEM(c + 10, psk, 32);
+		wgx_free_wipe(c, 50);
+	}
+	wgx_free_wipe(NULL, 10);
+	ASSERT_EQ(unwatch(), 0);
+}
+
+/* A device read over the UAPI or netlink, then freed: no private key, no psk left behind. */
+static void test_wipe_device(void)
+{
+	uint8_t priv[32], psk[32], key[32];
+	struct wgx_wg_device *dev;
+	struct nlattr *peers, *peer;
+	struct nlmsghdr *nlh;
+	char *text, *buf;
+	unsigned int i;
+	size_t len;
+
+	hex_key(priv, ALICE_PRIV);
+	hex_key(psk, PSK1);
+	text = get_answer(&len);
+	dev = calloc(1, sizeof(*dev));
+	watch_keys();
+	check_freed(dev, wgx_uapi_parse_get(text, len, dev));
+	free(text);
+
+	buf = calloc(1, 65536);
+	nlh = dump_msg(buf);
+	mnl_attr_put(nlh, WGDEVICE_A_PRIVATE_KEY, 32, priv);
+	peers = mnl_attr_nest_start(nlh, WGDEVICE_A_PEERS);
+	for (i = 0; i < WIPE_PEERS; i++) {
+		make_key(key, i);
+		peer = mnl_attr_nest_start(nlh, 0);
+		mnl_attr_put(nlh, WGPEER_A_PUBLIC_KEY, 32, key);
+		mnl_attr_put(nlh, WGPEER_A_PRESHARED_KEY, 32, psk);
+		mnl_attr_nest_end(nlh, peer);
+	}
+	mnl_attr_nest_end(nlh, peers);
+	dev = calloc(1, sizeof(*dev));
+	watch_keys();
+	check_freed(dev, wgx_nl_parse_get(nlh, dev));
+	free(buf);
+}
+
+/* The set=1 text, grown past its first 4 KiB, has the psk in hex. */
+static void test_wipe_uapi_set(void)
+{
+	struct wgx_wg_peer *peers = calloc(WIPE_PEERS, sizeof(*peers));
+	unsigned int i;
+	size_t len;
+	char *out;
+
+	for (i = 0; i < WIPE_PEERS; i++) {
+		make_key(peers[i].public_key, i);
+		peers[i].has_psk = true;
+		hex_key(peers[i].psk, PSK1);
+	}
+	watch(PSK1, 64);
+	if (ASSERT_EQ(wgx_uapi_format_set(peers, NULL, WIPE_PEERS, &out, &len), 0)) {
+		ASSERT_TRUE(len > 8192, "only %zu bytes", len);
+		wgx_free_wipe(out, len);
+	}
+	ASSERT_EQ(unwatch(), 0);
+	free(peers);
+}
+
+/*
+ * The UAPI receive buffer, grown while reading a get=1 answer larger than its first size:
+ * a fake wireguard-go on a socket of our own under WGX_UAPI_DIR.
+ */
+static void test_wipe_uapi_recv(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct wgx_wg_device *dev;
+	char ifname[16], req[64];
+	int fd, cfd, status;
+	size_t len;
+	char *text;
+	pid_t pid;
+
+	snprintf(ifname, sizeof(ifname), "wgxut%d", getpid() % 100000);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock", WGX_UAPI_DIR, ifname);
+	mkdir(WGX_UAPI_DIR, 0755);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 1)) {
+		printf("  skipped: cannot listen on %s: %s\n", sun.sun_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	text = get_answer(&len);
+	pid = fork();
+	if (pid == 0) {
+		cfd = accept(fd, NULL, NULL);
+		if (cfd < 0 || read(cfd, req, sizeof(req)) <= 0 ||
+		    write(cfd, text, len) != (ssize_t)len)
+			_exit(1);
+		_exit(0);
+	}
+	close(fd);
+	dev = calloc(1, sizeof(*dev));
+	watch_keys();
+	check_freed(dev, wgx_uapi_get_device(ifname, dev));
+	waitpid(pid, &status, 0);
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status), "fake server failed");
+	unlink(sun.sun_path);
+	free(text);
+}
+
 int main(void)
 {
 	struct {
@@ -737,6 +999,10 @@ int main(void)
 		{ "nl_build_errors", test_nl_build_errors },
 		{ "nl_parse_dump", test_nl_parse_dump },
 		{ "backend_of", test_backend_of },
+		{ "wipe_helper", test_wipe_helper },
+		{ "wipe_device", test_wipe_device },
+		{ "wipe_uapi_set", test_wipe_uapi_set },
+		{ "wipe_uapi_recv", test_wipe_uapi_recv },
 	};
 	unsigned int i;
 	int before;

@@ -5,6 +5,8 @@
  *   wgdev_tool backend IFACE        prints "netlink" or "uapi"
  *   wgdev_tool show IFACE           the device as `wg show IFACE dump` prints it
  *   wgdev_tool set IFACE < PEERS    adds/updates every peer of PEERS in one call
+ *   wgdev_tool update IFACE < PEERS the same with update_only: updates the peers IFACE
+ *                                   has, creates none
  *   wgdev_tool remove IFACE < KEYS  removes every key (base64, one a line) in one call
  *   wgdev_tool gen N                prints N random peers in the PEERS format
  *
@@ -113,14 +115,7 @@ static int cmd_show(const char *ifname)
 	return 0;
 }
 
-static void free_peers(struct wgx_wg_peer *peers, unsigned int nr)
-{
-	for (unsigned int i = 0; i < nr; i++)
-		free(peers[i].allowed);
-	free(peers);
-}
-
-static int parse_peer_line(char *line, struct wgx_wg_peer *p)
+static int parse_peer_line(char *line, struct wgx_wg_peer *p, bool update_only)
 {
 	char *f[5], *save = NULL, *ip;
 	struct wgx_prefix a;
@@ -148,16 +143,17 @@ static int parse_peer_line(char *line, struct wgx_wg_peer *p)
 		}
 	}
 	p->keepalive = strcmp(f[4], "off") ? atoi(f[4]) : 0;
+	p->update_only = update_only;
 	return 0;
 }
 
-static int cmd_set(const char *ifname)
+static int cmd_set(const char *ifname, bool update_only)
 {
 	struct wgx_wg_device list = { 0 };	/* only as a growing array of peers */
 	struct wgx_wg_peer *p;
 	char *line = NULL;
 	size_t cap = 0;
-	unsigned int lineno = 0;
+	unsigned int lineno = 0, nr;
 	double t;
 	int ret;
 
@@ -166,10 +162,10 @@ static int cmd_set(const char *ifname)
 		if (line[0] == '\n' || line[0] == '#')
 			continue;
 		p = wgx_wgdev_add_peer(&list);
-		if (!p || parse_peer_line(line, p)) {
+		if (!p || parse_peer_line(line, p, update_only)) {
 			fprintf(stderr, "%s: stdin line %u: not a peer line\n", prog, lineno);
 			free(line);
-			free_peers(list.peers, list.nr_peers);
+			wgx_wgdev_clear_peers(&list);
 			return 1;
 		}
 	}
@@ -177,10 +173,11 @@ static int cmd_set(const char *ifname)
 	t = now();
 	ret = wgx_wg_set_peers(ifname, list.peers, list.nr_peers);
 	t = now() - t;
-	free_peers(list.peers, list.nr_peers);
+	nr = list.nr_peers;
+	wgx_wgdev_clear_peers(&list);
 	if (ret)
 		return fail("set", ifname, ret);
-	fprintf(stderr, "wgdev: set %u peers in %.6f s\n", list.nr_peers, t);
+	fprintf(stderr, "wgdev: set %u peers in %.6f s\n", nr, t);
 	return 0;
 }
 
@@ -238,11 +235,14 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "show"))
 		return cmd_show(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "set"))
-		return cmd_set(argv[2]);
+		return cmd_set(argv[2], false);
+	if (argc == 3 && !strcmp(argv[1], "update"))
+		return cmd_set(argv[2], true);
 	if (argc == 3 && !strcmp(argv[1], "remove"))
 		return cmd_remove(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "gen"))
 		return cmd_gen(strtoul(argv[2], NULL, 10));
-	fprintf(stderr, "usage: %s backend|show|set|remove IFACE, or %s gen N\n", prog, prog);
+	fprintf(stderr, "usage: %s backend|show|set|update|remove IFACE, or %s gen N\n", prog,
+		prog);
 	return 2;
 }
