@@ -32,7 +32,7 @@ int wgx_identity_load(struct wgx_identity *id, struct wgx_policy_err *err)
 
 	if (!id->policy_path)
 		return 0;
-	ret = wgx_policy_load_file(id->policy_path, &p, err);
+	ret = wgx_policy_load_file_opts(id->policy_path, &id->limits, &p, err, 1, NULL);
 	if (ret)
 		return ret;
 	wgx_policy_free(id->policy);
@@ -83,7 +83,7 @@ static enum wgx_ident api_get(struct wgx_identity *id, const uint8_t pub[WG_KEY_
 		free(body);
 		return WGX_ID_API_ERROR;
 	}
-	err = wgx_user_from_json(body, id->policy, out, &perr);
+	err = wgx_user_from_json_opts(body, id->policy, &id->limits, out, &perr);
 	free(body);
 	if (err) {
 		wgx_log(WGX_LOG_WARN, "run", "peer API %s/%s: %s: %s", id->api_url, k64, perr.where,

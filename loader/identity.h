@@ -27,6 +27,7 @@ struct wgx_identity {
 	const char *api_url;		/* NULL: none */
 	unsigned int api_rate;		/* calls per second (burst the same) */
 	int api_timeout_ms;
+	struct wgx_addr_limits limits;	/* how wide a tunnel address may be */
 	struct wgx_policy *policy;
 	struct wgx_table *unknown_key;
 	uint64_t api_tokens, api_last;	/* token bucket: tokens * 1e9 */

@@ -101,6 +101,25 @@ static void on_existing(struct jitd *d, const struct wgx_hs_event *ev,
 		reinject(d, ev, rec.user);
 }
 
+/* An API user's addresses against the policy file's users (the device is checked at install). */
+static bool api_user_conflict(struct jitd *d, const struct wgx_user *u, char *why, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; d->id.policy && i < u->nr_addresses; i++) {
+		const struct wgx_user *o = wgx_policy_addr_owner(d->id.policy, &u->addresses[i],
+								 u->public_key);
+		char pa[64];
+
+		if (o) {
+			wgx_prefix_format(&u->addresses[i], pa, sizeof(pa));
+			snprintf(why, len, "%s belongs to %s in the policy file", pa, o->name);
+			return true;
+		}
+	}
+	return false;
+}
+
 static int on_event(void *ctx, const struct wgx_hs_event *ev)
 {
 	struct jitd *d = ctx;
@@ -170,6 +189,11 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 	}
 	wgx_fmt_endpoint(ep, sizeof(ep), ev->family, ev->saddr, ntohs(ev->sport));
 	wgx_key_to_base64(k64, u->public_key);
+	if (owned && api_user_conflict(d, owned, why, sizeof(why))) {
+		d->st.address_conflict++;
+		LOG(WARN, "refused %s (%s) at %s: %s", u->name, k64, ep, why);
+		goto out;
+	}
 	err = wgx_lc_install(&d->lc, u, owned != NULL, ev->family, ev->saddr, ev->sport, why,
 			     sizeof(why));
 	if (err == -EEXIST) {
@@ -384,6 +408,8 @@ static int start(struct jitd *d)
 	d->id.policy_path = o->policy_path;
 	d->id.api_url = o->api_url;
 	d->id.api_rate = o->api_rate;
+	d->id.limits.min_plen4 = o->min_plen4;
+	d->id.limits.min_plen6 = o->min_plen6;
 	err = wgx_identity_init(&d->id);
 	if (err)
 		return err;

@@ -33,6 +33,7 @@ struct wgx_jitd_opts {
 	unsigned int api_revalidate;	/* seconds between revalidations of an API user (300) */
 	unsigned int sweep_ms;		/* 1000 */
 	enum wgx_answer answer;
+	unsigned int min_plen4, min_plen6; /* widest tunnel prefix a user may have (24, 64) */
 };
 
 /*

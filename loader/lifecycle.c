@@ -138,23 +138,6 @@ int wgx_lc_record(const struct wgx_lifecycle *lc, const uint8_t pub[WG_KEY_LEN],
 	return bpf_map_lookup_elem(lc->peers_fd, &k, rec) ? -errno : 0;
 }
 
-static bool prefix_overlap(const struct wgx_prefix *a, const struct wgx_prefix *b)
-{
-	unsigned int plen = a->plen < b->plen ? a->plen : b->plen, i;
-
-	if (a->family != b->family)
-		return false;
-	for (i = 0; i < plen / 8; i++)
-		if (a->addr[i] != b->addr[i])
-			return false;
-	if (plen % 8) {
-		uint8_t m = 0xff << (8 - plen % 8);
-
-		return (a->addr[i] & m) == (b->addr[i] & m);
-	}
-	return true;
-}
-
 /* The first peer of dev (other than u's key) with an allowed IP overlapping u's addresses. */
 static bool find_conflict(const struct wgx_wg_device *dev, const struct wgx_user *u, char *why,
 			  size_t whylen)
@@ -170,7 +153,7 @@ static bool find_conflict(const struct wgx_wg_device *dev, const struct wgx_user
 			for (a = 0; a < u->nr_addresses; a++) {
 				char pa[64], pb[64], k64[45];
 
-				if (!prefix_overlap(&p->allowed[j], &u->addresses[a]))
+				if (!wgx_prefix_overlap(&p->allowed[j], &u->addresses[a]))
 					continue;
 				wgx_prefix_format(&u->addresses[a], pa, sizeof(pa));
 				wgx_prefix_format(&p->allowed[j], pb, sizeof(pb));

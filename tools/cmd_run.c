@@ -39,11 +39,13 @@ int cmd_run(int argc, char **argv)
 		{ "answer", required_argument, NULL, 'N' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "max-tunnel-prefix", required_argument, NULL, 'M' },
 		{}
 	};
 	struct wgx_jitd_opts o = { .pin_dir = wgx_pin_dir_default(), .idle_timeout = 600,
 				   .rate = 20, .burst = 5, .api_rate = 50,
-				   .api_revalidate = 300, .sweep_ms = 1000 };
+				   .api_revalidate = 300, .sweep_ms = 1000,
+				   .min_plen4 = 24, .min_plen6 = 64 };
 	enum wgx_log_format fmt = WGX_LOG_HUMAN;
 	int level = WGX_LOG_INFO;
 	int c, err;
@@ -102,6 +104,20 @@ int cmd_run(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'M': {
+			unsigned int v4, v6;
+			int n = 0;
+
+			if (sscanf(optarg, "%u,%u%n", &v4, &v6, &n) != 2 || optarg[n] || v4 > 32 ||
+			    v6 > 128) {
+				wgx_err("run", "--max-tunnel-prefix %s: expected IPV4LEN,IPV6LEN "
+					"(e.g. 24,64)", optarg);
+				return 2;
+			}
+			o.min_plen4 = v4;
+			o.min_plen6 = v6;
+			break;
+		}
 		case 'L':
 			level = wgx_log_level_parse(optarg);
 			if (level < 0) {

@@ -24,7 +24,7 @@ static const struct wgx_cmd cmds[] = {
 	{ "detach", cmd_detach, "detach the uplink XDP program from an interface",
 	  "wgxdp detach <iface> [--pin-dir DIR]\n"
 	  "  Remove what attach added to <iface> and only that. The last detach removes the\n"
-	  "  pinned maps too.\n" },
+	  "  uplink's pinned maps too; the daemon's state (<pin-dir>/jit) stays.\n" },
 	{ "status", cmd_status, "show attached interfaces and counters",
 	  "wgxdp status [--json] [--all] [--pin-dir DIR]\n"
 	  "  Per interface: attached or not, mode, program ids, ports, and the counters by\n"
@@ -37,7 +37,8 @@ static const struct wgx_cmd cmds[] = {
 	{ "run", cmd_run, "run the just-in-time peer daemon",
 	  "wgxdp run --wg <wg-iface> --policy <file> [--peer-api URL] [--idle-timeout SEC]\n"
 	  "          [--rate N] [--api-rate N] [--api-revalidate SEC] [--answer MODE]\n"
-	  "          [--log-format human|json] [--log-level err|warn|info|debug] [--pin-dir DIR]\n"
+	  "          [--max-tunnel-prefix V4,V6] [--log-format human|json]\n"
+	  "          [--log-level err|warn|info|debug] [--pin-dir DIR]\n"
 	  "  In the foreground: reads handshake initiations captured by the uplink program\n"
 	  "  (wgxdp attach first), decrypts the initiator's key with the WireGuard interface's\n"
 	  "  own private key, and installs a peer for each known, enabled, unexpired user at\n"
@@ -48,6 +49,8 @@ static const struct wgx_cmd cmds[] = {
 	  "  --peer-api URL   look unknown keys up at URL/<base64url key> (404 = unknown)\n"
 	  "  --rate N         initiations per second per source before any X25519 (default 20)\n"
 	  "  --api-rate N     peer API calls per second (default 50)\n"
+	  "  --max-tunnel-prefix V4,V6  the widest tunnel address a user may have\n"
+	  "                   (default 24,64: at most a /24 and a /64)\n"
 	  "  --api-revalidate SEC  ask the API again about each of its users this often\n"
 	  "                   (default 300): a user it no longer knows loses the peer\n"
 	  "  --answer reinject   answer the client's first attempt by handing its captured\n"

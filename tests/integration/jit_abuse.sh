@@ -7,6 +7,9 @@
 #  - a spoofed 127.0.0.1 source carrying a real initiation: nothing (bad_source)
 #  - address hijack: carol's tunnel address lies inside a hand-made peer's allowed IPs: carol
 #    gets no peer and the hand-made peer keeps its prefix (address_conflict)
+#  - the uplink detached under a running daemon: the daemon's state stays (its pins, its
+#    peers, which it still removes when idle), and after a re-attach the next initiation
+#    reaches it
 #  - a backlog: initiations that waited in the ring while no daemon ran are all handed to
 #    WireGuard once the peer exists (reinjected), so the client's latest attempt is answered
 set -u
@@ -162,4 +165,21 @@ re=$(stat reinjected)
 start_daemon
 wait "$PING" || { cat "$LAB_TMP/ping.log"; lab_fail "alice's ping across the daemon's start"; }
 expect_ge "reinjected: the backlog's every initiation" "$(stat reinjected)" $((re + 2))
+
+# Detach every uplink under the running daemon: its state and its peers stay its own.
+for c in a c x; do wgx gw detach "g${c}u" >/dev/null || lab_fail "detach g${c}u"; done
+[ -e "$WGXDP_PIN_DIR/jit/wgx_peers" ] || lab_fail "the last detach removed the daemon's state"
+[ -e "$WGXDP_PIN_DIR/uplink" ] && lab_fail "the last detach left the uplink's pins"
+expect_eq "managed peers after the detach" "$(wgx gw peers --json | python3 -c 'import json,sys; print([p["user"] for p in json.load(sys.stdin)["peers"]])')" "['alice']"
+lab_nsenter ca ip link set "${LAB_ID}a" down
+wait_for "alice's idle peer removed while detached" $((IDLE + 30)) no_peer "${pub[a]}"
+grep -q "ring buffer is gone" "$LAB_TMP/run.log" || lab_fail "the daemon did not notice the detach"
+wgx gw attach gau --port 51820 >/dev/null || lab_fail "re-attach gau"
+wait_for "the daemon reading the new ring buffer" 20 grep -q "attached again" "$LAB_TMP/run.log"
+lab_wg_peer ca "${LAB_ID}a" "$pg" remove
+lab_nsenter ca ip link set "${LAB_ID}a" up
+lab_wg_peer ca "${LAB_ID}a" "$pg" endpoint 10.87.1.2:51820 allowed-ips 100.64.0.0/24
+lab_nsenter ca ping -c 1 -W 3 100.64.0.1 >/dev/null ||
+	lab_fail "alice's first ping after the uplink's detach and re-attach"
+echo "ok: after detach and re-attach, alice's first initiation reached the daemon"
 echo "jit_abuse: all checks passed ($LAB_WG_IMPL WireGuard)"

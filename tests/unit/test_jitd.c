@@ -19,7 +19,7 @@
 #include "loader/lifecycle.h"
 #include "loader/log.h"
 #include "loader/reinject.h"
-#include "loader/wgdev_internal.h"
+#include "loader/wgdev_peers.h"
 
 static uint8_t resp_priv[32], resp_pub[32];
 static struct wgx_noise noise;
