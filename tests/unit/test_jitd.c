@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <jansson.h>
 
 #include "check.h"
 #include "wg_initiator.h"
@@ -444,6 +445,34 @@ static void test_reinject_check(void)
 	      "a local address, but of another interface than the one it came in on");
 }
 
+/* One logger: a hostile name cannot forge a line, in either format. */
+static void test_log(void)
+{
+	char buf[1024] = "";
+	FILE *f = tmpfile();
+	json_t *o;
+
+	wgx_log_setup(f, WGX_LOG_HUMAN, WGX_LOG_INFO);
+	wgx_log(WGX_LOG_INFO, "run", "installed %s", "eve\nwgxdp run: installed root\x1b[2J");
+	wgx_log(WGX_LOG_DEBUG, "run", "not printed at info");
+	wgx_log_setup(f, WGX_LOG_JSON, WGX_LOG_INFO);
+	wgx_log(WGX_LOG_WARN, "run", "refused %s", "mallory\r\n{\"x\":1}");
+	rewind(f);
+	CHECK(fgets(buf, sizeof(buf), f) &&
+	      !strcmp(buf, "wgxdp run: installed eve?wgxdp run: installed root?[2J\n"),
+	      "one human line, control characters as '?': %s", buf);
+	CHECK(fgets(buf, sizeof(buf), f) != NULL, "the JSON line");
+	o = json_loads(buf, 0, NULL);
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "level")), "warn") &&
+	      !strcmp(json_string_value(json_object_get(o, "component")), "run") &&
+	      !strcmp(json_string_value(json_object_get(o, "msg")), "refused mallory??{\"x\":1}") &&
+	      json_object_get(o, "time"), "JSON fields: %s", buf);
+	CHECK(!fgets(buf, sizeof(buf), f), "nothing else (debug was filtered)");
+	json_decref(o);
+	fclose(f);
+	wgx_log_setup(fopen("/dev/null", "w"), WGX_LOG_HUMAN, WGX_LOG_DEBUG);
+}
+
 int main(void)
 {
 	wgx_log_setup(fopen("/dev/null", "w"), WGX_LOG_HUMAN, WGX_LOG_DEBUG);
@@ -455,6 +484,7 @@ int main(void)
 	test_lifecycle();
 	test_removal_rule();
 	test_reinject_check();
+	test_log();
 	wgx_noise_free(&noise);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
