@@ -202,7 +202,7 @@ int cmd_detach(int argc, char **argv)
 	wgx_unlock(lock);
 	switch (err) {
 	case 0:
-		printf("%s: detached%s\n", ifname, removed ? "; last interface, pins removed" : "");
+		printf("%s: detached%s\n", ifname, removed ? "; last interface, the uplink's pins removed" : "");
 		return 0;
 	case -ENODEV:
 		wgx_err("detach", "%s: no such interface", ifname);
