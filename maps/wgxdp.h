@@ -16,11 +16,15 @@
  * its owner's subdirectory; nobody removes what another owner pinned. The lock that serialises
  * wgxdp invocations stays on the pin directory itself (flock).
  *   <pin_dir>/uplink/	the uplink program's maps: wgx_counters, wgx_events, wgx_ifaces
- *   <pin_dir>/jit/	the daemon's (`wgxdp run`) state: wgx_peers, wgx_jit_stats
+ *   <pin_dir>/jit/	the daemon's (`wgxdp run`) state: wgx_peers, wgx_replay, wgx_jit_stats
+ *   <pin_dir>/tunnel/	the tunnel (tc) programs' maps: users, policies, flows, counters,
+ *			deny events (created by `wgxdp attach --wg`; the daemon writes the
+ *			users and policies into them)
  */
 #define WGX_PIN_DIR_DEFAULT "/sys/fs/bpf/wgxdp"
 #define WGX_PIN_SUB_UPLINK	"uplink"
 #define WGX_PIN_SUB_JIT		"jit"
+#define WGX_PIN_SUB_TUNNEL	"tunnel"
 
 #define WGX_MAX_PORTS	8	/* WireGuard listen ports per attached interface */
 #define WGX_MAX_IFACES	32	/* interfaces attached at once (counter slots) */
@@ -217,6 +221,202 @@ struct wgx_jit_stats {
 	__u64 removed_policy;	/* user gone, disabled or expired */
 	__u64 removed_api;	/* the peer API no longer knows the user, at revalidation */
 	__u64 adopted;		/* managed peers found again at start */
+};
+
+
+/* ==== The tunnel: tc (clsact) ingress and egress on the WireGuard interface ====
+ *
+ * Ingress (user -> network): the source must be a user's tunnel address (wgx_tun_addr4/6,
+ * exact, then wgx_tun_net4/6, wider prefixes), which gives the user's policy id; the
+ * destination must be covered by an entry of that policy's trie (wgx_tun_pol4/6: an outer
+ * HASH_OF_MAPS keyed by policy id, inner LPM tries keyed by destination) whose rules admit
+ * the protocol and port. Allowed packets create or refresh a flow (wgx_flows).
+ * Egress (network -> user): a reply to a flow the user opened passes; so do ICMP/ICMPv6
+ * errors about such a flow (parsed from the quoted header); anything else only if an inbound
+ * rule of the user's policy (wgx_tun_in4/6, keyed by the remote source) admits it.
+ *
+ * A policy id stands for one distinct set of groups; the daemon compiles each set into one
+ * trie whose entries already hold the union of the rules of every covering prefix, so the
+ * longest match alone decides (a /32 with tcp/22 under a /8 allowing everything still
+ * allows everything). Policy ids are never reused while referenced: a new policy gets new
+ * ids and new inner maps, the users are switched over one by one (each switch atomic), then
+ * the old inner maps are deleted. A packet is judged by one whole policy, old or new.
+ */
+#define WGX_TUN_MAX_RULES	8	/* rules in one trie entry, after the union */
+#define WGX_TUN_MAX_USERS	(1 << 20)
+#define WGX_TUN_MAX_NETS	65536	/* tunnel prefixes wider than /32 and /128 */
+#define WGX_TUN_MAX_POLICIES	65536	/* distinct group sets */
+#define WGX_TUN_MAX_PREFIXES	(1 << 20) /* entries of one inner trie */
+#define WGX_TUN_MAX_FLOWS	(1 << 18)
+
+/* LPM keys: prefixlen counts the bits after itself that must match. */
+struct wgx_lpm4 {
+	__u32 prefixlen;
+	__be32 addr;
+};
+
+struct wgx_lpm6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+struct wgx_in6 {
+	__u8 addr[16];
+};
+
+/* Value of wgx_tun_addr4/6 (HASH, key __be32 / struct wgx_in6) and wgx_tun_net4/6 (LPM). */
+struct wgx_tun_user {
+	__u32 user_id;		/* index of the user in wgx_tun_names */
+	__u32 policy_id;	/* key of wgx_tun_pol4/6 and wgx_tun_in4/6 */
+};
+
+/* One rule: the protocol (0 = any) and the port range (host order; 0-65535 = any port). */
+#define WGX_RULE_F_ANY_PORT	(1u << 0)
+struct wgx_tun_rule {
+	__u8 proto;
+	__u8 flags;		/* WGX_RULE_F_* */
+	__u16 port_lo;
+	__u16 port_hi;
+	__u16 group_id;		/* the group it came from (wgx_tun_groups) */
+	__u16 rule_idx;		/* its index in the group's allow (or inbound) list */
+	__u16 pad;
+};
+_Static_assert(sizeof(struct wgx_tun_rule) == 12, "wgx_tun_rule layout");
+
+/* Value of the inner tries: the rules of the longest matching prefix (union included). */
+struct wgx_tun_rules {
+	__u32 nr;
+	__u32 pad;
+	struct wgx_tun_rule rule[WGX_TUN_MAX_RULES];
+};
+_Static_assert(sizeof(struct wgx_tun_rules) == 104, "wgx_tun_rules layout");
+
+/* wgx_tun_names (HASH, key __u32 user_id): who a user id is, for events, show and explain. */
+struct wgx_tun_name {
+	char user[48];
+	__u8 public_key[32];
+};
+
+/* wgx_tun_groups (HASH, key __u32 group_id): group names, for explain and events. */
+struct wgx_tun_group {
+	char name[64];
+};
+
+/*
+ * wgx_tun_cfg (ARRAY, one entry): written by userspace. Until policy_loaded is set every
+ * packet from a user is dropped (no_policy): the tunnel fails closed.
+ */
+struct wgx_tun_cfg {
+	__u32 policy_loaded;
+	__u32 generation;	/* bumped by every apply, for `policy show` */
+	__u32 tcp_timeout_s;	/* established TCP flow idle timeout (default 7440) */
+	__u32 tcp_close_s;	/* after FIN or RST (default 10) */
+	__u32 udp_timeout_s;	/* default 120 */
+	__u32 icmp_timeout_s;	/* default 30 */
+	__u64 loaded_ns;	/* CLOCK_REALTIME of the last apply */
+};
+
+/*
+ * wgx_flows (LRU_HASH): one entry per flow a user opened (or an inbound rule let in), keyed
+ * from the user's side. The flow-accounting issue counts in the same entries.
+ * ICMP echo: uport = the echo identifier, rport = 0.
+ */
+struct wgx_flow_key {
+	__u8 family;		/* 4 or 6 */
+	__u8 proto;
+	__be16 uport;		/* the user's port */
+	__be16 rport;		/* the remote port */
+	__u16 pad;
+	__u8 uaddr[16];		/* the user's address (IPv4 in the first 4 bytes) */
+	__u8 raddr[16];		/* the remote address */
+};
+_Static_assert(sizeof(struct wgx_flow_key) == 40, "wgx_flow_key layout");
+
+#define WGX_FLOW_F_INBOUND	(1u << 0)	/* opened by the remote side (inbound rule) */
+#define WGX_FLOW_F_FIN_OUT	(1u << 1)	/* TCP FIN seen from the user */
+#define WGX_FLOW_F_FIN_IN	(1u << 2)	/* TCP FIN seen towards the user */
+#define WGX_FLOW_F_RST		(1u << 3)	/* TCP RST either way */
+
+struct wgx_flow {
+	__u64 first_ns;		/* bpf_ktime_get_ns() */
+	__u64 last_ns;
+	__u64 pkts_out;		/* user -> network: packets and L3 bytes */
+	__u64 bytes_out;
+	__u64 pkts_in;		/* network -> user */
+	__u64 bytes_in;
+	__u32 user_id;
+	__u32 flags;		/* WGX_FLOW_F_* */
+	__u16 group_id;		/* the rule that let the flow in */
+	__u16 rule_idx;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct wgx_flow) == 64, "wgx_flow layout");
+
+/*
+ * Counters: every packet the tunnel programs see lands in exactly one entry of
+ * wgx_tun_counters (PERCPU_ARRAY of struct wgx_counter), index WGX_TUN_CTR(dir, reason).
+ * The verdict follows from the reason (WGX_TR_PASS_MAX: below it pass, from it drop).
+ */
+enum wgx_tun_dir {
+	WGX_TD_INGRESS = 0,	/* from users (into the gateway from the tunnel) */
+	WGX_TD_EGRESS = 1,	/* towards users */
+	WGX_TD__MAX,
+};
+
+enum wgx_tun_reason {
+	WGX_TR_ALLOWED = 0,	/* ingress: a rule of the user's groups admits it */
+	WGX_TR_REPLY,		/* egress: part of a flow the user opened */
+	WGX_TR_INBOUND,		/* egress: an inbound rule admits it */
+	WGX_TR_RELATED,		/* egress: an ICMP error about a flow of the user */
+	WGX_TR_PASS_MAX,
+	WGX_TR_NO_POLICY = WGX_TR_PASS_MAX,	/* no policy loaded yet: fail closed */
+	WGX_TR_UNKNOWN_SOURCE,	/* ingress: not a user's tunnel address */
+	WGX_TR_UNKNOWN_DEST,	/* egress: not to a user's tunnel address */
+	WGX_TR_DENIED,		/* ingress: no rule of the user's groups admits it */
+	WGX_TR_UNSOLICITED,	/* egress: no flow, no inbound rule */
+	WGX_TR_NOT_IP,		/* neither IPv4 nor IPv6 */
+	WGX_TR_TRUNCATED,	/* a header runs past the end of the packet */
+	WGX_TR_BAD_IP,		/* IPv4 IHL < 5, or the version disagrees with the family */
+	WGX_TR__MAX,
+};
+
+#define WGX_TUN_CTR(dir, reason)	((dir) * WGX_TR__MAX + (reason))
+#define WGX_TUN_CTR_ENTRIES		(WGX_TD__MAX * WGX_TR__MAX)
+
+/* wgx_tun_denies (PERCPU_HASH, key __u32 user_id): per-user denies and held-back events. */
+struct wgx_tun_deny_count {
+	__u64 denied;		/* packets denied (either direction) */
+	__u64 events_held;	/* deny events the per-user rate limit held back */
+};
+
+/*
+ * wgx_tun_events (RINGBUF): one record per denied packet, at most WGX_DENY_EV_BURST at once
+ * and WGX_DENY_EV_RATE per second per user (token bucket in wgx_tun_evrl, LRU_HASH key
+ * user_id); what the bucket holds back is counted in wgx_tun_denies.events_held.
+ * Packets from an unknown source have user_id WGX_USER_NONE and share one bucket.
+ */
+#define WGX_DENY_EV_RATE	10
+#define WGX_DENY_EV_BURST	20
+#define WGX_USER_NONE		0xffffffffu
+
+struct wgx_deny_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	__u32 user_id;		/* WGX_USER_NONE if unknown */
+	__u8 family;
+	__u8 proto;
+	__u8 dir;		/* enum wgx_tun_dir */
+	__u8 reason;		/* enum wgx_tun_reason */
+	__be16 sport;		/* ICMP: type and code in sport, echo id in dport */
+	__be16 dport;
+	__u32 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+_Static_assert(sizeof(struct wgx_deny_event) == 56, "wgx_deny_event layout");
+
+struct wgx_tun_evrl {
+	__u64 tokens;		/* fixed point: tokens * 1e9 */
+	__u64 last_ns;
 };
 
 #endif /* WGXDP_MAPS_H */
