@@ -241,6 +241,7 @@ struct wgx_jit_stats {
  * allows everything). Policy ids are never reused while referenced: a new policy gets new
  * ids and new inner maps, the users are switched over one by one (each switch atomic), then
  * the old inner maps are deleted. A packet is judged by one whole policy, old or new.
+ * policy_id = (generation & 0xffff) << 16 | index of the group set in that generation.
  */
 #define WGX_TUN_MAX_RULES	8	/* rules in one trie entry, after the union */
 #define WGX_TUN_MAX_USERS	(1 << 20)
@@ -301,6 +302,14 @@ struct wgx_tun_name {
 struct wgx_tun_group {
 	char name[64];
 };
+
+/* wgx_tun_psets (HASH, key __u32 policy_id): the groups a policy id stands for. */
+#define WGX_TUN_MAX_USER_GROUPS	31
+struct wgx_tun_pset {
+	__u16 nr;
+	__u16 group_id[WGX_TUN_MAX_USER_GROUPS];
+};
+_Static_assert(sizeof(struct wgx_tun_pset) == 64, "wgx_tun_pset layout");
 
 /*
  * wgx_tun_cfg (ARRAY, one entry): written by userspace. Until policy_loaded is set every
