@@ -49,25 +49,12 @@ const char *wgx_tun_dir_name(int dir)
 /* <pin_dir>/tunnel, or <pin_dir>/tunnel/NAME with a name. */
 static int tunnel_path(char *buf, size_t len, const char *pin_dir, const char *name)
 {
-	int n;
-
-	if (name)
-		n = snprintf(buf, len, "%s/%s/%s", pin_dir, WGX_PIN_SUB_TUNNEL, name);
-	else
-		n = snprintf(buf, len, "%s/%s", pin_dir, WGX_PIN_SUB_TUNNEL);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	return wgx_pin_path(buf, len, pin_dir, WGX_PIN_SUB_TUNNEL, name);
 }
 
 static int pinned_map_fd(const char *pin_dir, const char *name)
 {
-	char path[PATH_MAX];
-	int fd, err;
-
-	err = tunnel_path(path, sizeof(path), pin_dir, name);
-	if (err)
-		return err;
-	fd = bpf_obj_get(path);
-	return fd < 0 ? -errno : fd;
+	return wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, name);
 }
 
 /*
