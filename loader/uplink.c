@@ -137,28 +137,38 @@ void wgx_unlock(int fd)
 		close(fd);
 }
 
-/* <pin_dir>/uplink, or <pin_dir>/uplink/NAME with a name. */
-static int uplink_path(char *buf, size_t len, const char *pin_dir, const char *name)
+int wgx_pin_path(char *buf, size_t len, const char *pin_dir, const char *sub, const char *name)
 {
 	int n;
 
 	if (name)
-		n = snprintf(buf, len, "%s/%s/%s", pin_dir, WGX_PIN_SUB_UPLINK, name);
+		n = snprintf(buf, len, "%s/%s/%s", pin_dir, sub, name);
 	else
-		n = snprintf(buf, len, "%s/%s", pin_dir, WGX_PIN_SUB_UPLINK);
+		n = snprintf(buf, len, "%s/%s", pin_dir, sub);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int pinned_map_fd(const char *pin_dir, const char *name)
+int wgx_pinned_map_fd(const char *pin_dir, const char *sub, const char *name)
 {
 	char path[PATH_MAX];
 	int fd, err;
 
-	err = uplink_path(path, sizeof(path), pin_dir, name);
+	err = wgx_pin_path(path, sizeof(path), pin_dir, sub, name);
 	if (err)
 		return err;
 	fd = bpf_obj_get(path);
 	return fd < 0 ? -errno : fd;
+}
+
+/* <pin_dir>/uplink, or <pin_dir>/uplink/NAME with a name. */
+static int uplink_path(char *buf, size_t len, const char *pin_dir, const char *name)
+{
+	return wgx_pin_path(buf, len, pin_dir, WGX_PIN_SUB_UPLINK, name);
+}
+
+static int pinned_map_fd(const char *pin_dir, const char *name)
+{
+	return wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_UPLINK, name);
 }
 
 static int map_id_of(int fd, __u32 *id)

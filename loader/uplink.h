@@ -8,6 +8,7 @@
 #define WGXDP_UPLINK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/types.h>
 #include "maps/wgxdp.h"
 
@@ -43,6 +44,12 @@ struct wgx_iface_status {
 
 /* Mounts bpffs on /sys/fs/bpf if needed and creates pin_dir (not its subdirectories). */
 int wgx_pin_dir_prepare(const char *pin_dir);
+/*
+ * <pin_dir>/<sub>, or <pin_dir>/<sub>/<name> with a name (sub: WGX_PIN_SUB_*): -ENAMETOOLONG
+ * if it does not fit in len. wgx_pinned_map_fd opens the map pinned there (-errno if none).
+ */
+int wgx_pin_path(char *buf, size_t len, const char *pin_dir, const char *sub, const char *name);
+int wgx_pinned_map_fd(const char *pin_dir, const char *sub, const char *name);
 /* Serialise wgxdp invocations: flock on the pin directory. Returns an fd to close. */
 int wgx_lock(const char *pin_dir);
 void wgx_unlock(int fd);

@@ -320,10 +320,41 @@ struct wgx_tun_cfg {
 	__u32 generation;	/* bumped by every apply, for `policy show` */
 	__u32 tcp_timeout_s;	/* established TCP flow idle timeout (default 7440) */
 	__u32 tcp_close_s;	/* after FIN or RST (default 10) */
-	__u32 udp_timeout_s;	/* default 120 */
+	__u32 udp_timeout_s;	/* default 120; also for protocols other than TCP and ICMP */
 	__u32 icmp_timeout_s;	/* default 30 */
 	__u64 loaded_ns;	/* CLOCK_REALTIME of the last apply */
 };
+_Static_assert(sizeof(struct wgx_tun_cfg) == 32, "wgx_tun_cfg layout");
+
+/*
+ * Defaults `wgxdp attach --wg` writes when it creates wgx_tun_cfg (policy_loaded 0). A timeout
+ * of 0 in the map also means the default (the programs fall back to these).
+ */
+#define WGX_TUN_TCP_TIMEOUT_S	7440
+#define WGX_TUN_TCP_CLOSE_S	10
+#define WGX_TUN_UDP_TIMEOUT_S	120
+#define WGX_TUN_ICMP_TIMEOUT_S	30
+
+/*
+ * wgx_tun_ifaces (HASH, key __u32 ifindex): the WireGuard interfaces `wgxdp attach --wg`
+ * attached the tunnel programs to, for status, re-attach and detach. Written by userspace only.
+ * Both programs are tc (clsact) filters with handle WGX_TUN_TC_HANDLE and priority
+ * WGX_TUN_TC_PRIO on ingress and egress; detach removes exactly those two filters and never
+ * the clsact qdisc (other filters may use it; an empty clsact costs nothing).
+ */
+#define WGX_TUN_TC_HANDLE	0x5747	/* "WG" */
+#define WGX_TUN_TC_PRIO		1
+#define WGX_TUN_IF_F_CREATED_QDISC (1u << 0)	/* the first attach created the clsact qdisc */
+
+struct wgx_tun_iface {
+	char name[16];		/* IFNAMSIZ, for status when the ifindex is gone */
+	__u32 ingress_prog_id;
+	__u32 egress_prog_id;
+	__u32 l2_len;		/* bytes before the IP header (0 on WireGuard and TUN devices) */
+	__u32 flags;		/* WGX_TUN_IF_F_* */
+	__u64 attached_ns;	/* CLOCK_REALTIME at the first attach */
+};
+_Static_assert(sizeof(struct wgx_tun_iface) == 40, "wgx_tun_iface layout");
 
 /*
  * wgx_flows (LRU_HASH): one entry per flow a user opened (or an inbound rule let in), keyed
@@ -392,10 +423,16 @@ enum wgx_tun_reason {
 #define WGX_TUN_CTR(dir, reason)	((dir) * WGX_TR__MAX + (reason))
 #define WGX_TUN_CTR_ENTRIES		(WGX_TD__MAX * WGX_TR__MAX)
 
-/* wgx_tun_denies (PERCPU_HASH, key __u32 user_id): per-user denies and held-back events. */
+/*
+ * wgx_tun_denies (LRU_PERCPU_HASH, WGX_TUN_MAX_DENY_USERS entries): the users who denied most
+ * recently keep their counts; WGX_USER_NONE (unknown source or destination) is one key.
+ */
+#define WGX_TUN_MAX_DENY_USERS	65536
+
 struct wgx_tun_deny_count {
 	__u64 denied;		/* packets denied (either direction) */
-	__u64 events_held;	/* deny events the per-user rate limit held back */
+	__u64 events_held;	/* deny events not sent: held back by the per-user rate limit,
+				 * or the ring buffer was full */
 };
 
 /*

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* wgxdp attach / detach */
+/* wgxdp attach / detach: the uplink XDP program and the tunnel tc programs */
 #include <errno.h>
 #include <getopt.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "loader/tunnel.h"
 #include "loader/uplink.h"
 #include "tools/wgxdp.h"
 
@@ -74,6 +76,58 @@ static void attach_error(const struct wgx_attach_opts *o, int err)
 	wgx_err("attach", "%s: %s", o->ifname, buf);
 }
 
+static void tunnel_error(const char *cmd, const char *ifname, int err)
+{
+	char buf[256];
+
+	switch (err) {
+	case -ENODEV:
+		wgx_err(cmd, "%s: no such interface", ifname);
+		return;
+	case -EPERM:
+	case -EACCES:
+		wgx_err(cmd, "%s: permission denied (needs root: CAP_BPF, CAP_NET_ADMIN)", ifname);
+		return;
+	case -EBUSY:
+		wgx_err(cmd, "%s: another tc filter holds handle 0x%x priority %d on clsact: "
+			"remove it first", ifname, WGX_TUN_TC_HANDLE, WGX_TUN_TC_PRIO);
+		return;
+	}
+	libbpf_strerror(err, buf, sizeof(buf));
+	wgx_err(cmd, "%s: tunnel programs: %s", ifname, buf);
+}
+
+static int attach_tunnel(const char *pin_dir, const char *wg)
+{
+	struct wgx_tunnel_opts o = { .ifname = wg, .pin_dir = pin_dir };
+	struct wgx_tunnel_info info;
+	struct wgx_tunnel_status st;
+	bool loaded = false;
+	int err, lock;
+
+	lock = prepare_and_lock("attach", pin_dir, true);
+	if (lock < 0)
+		return 1;
+	err = wgx_tunnel_attach(&o, &info);
+	if (!err && !wgx_tunnel_status(pin_dir, &st)) {
+		loaded = st.cfg.policy_loaded;
+		wgx_tunnel_status_free(&st);
+	}
+	wgx_unlock(lock);
+	if (err) {
+		tunnel_error("attach", wg, err);
+		return 1;
+	}
+	printf("%s: %s tunnel programs (tc ingress %u, egress %u; clsact handle 0x%x prio %d); "
+	       "maps in %s/%s\n", wg, info.replaced ? "replaced the" : "attached",
+	       info.ingress_prog_id, info.egress_prog_id, WGX_TUN_TC_HANDLE, WGX_TUN_TC_PRIO,
+	       pin_dir, WGX_PIN_SUB_TUNNEL);
+	if (!loaded)
+		printf("%s: no policy loaded: every packet through %s is dropped until `wgxdp run` "
+		       "loads one\n", wg, wg);
+	return 0;
+}
+
 static int parse_port(const char *s, __u16 *out)
 {
 	unsigned long v;
@@ -92,9 +146,11 @@ int cmd_attach(int argc, char **argv)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "pin-dir", required_argument, NULL, 'd' },
 		{ "no-drop-malformed", no_argument, NULL, 'M' },
+		{ "wg", required_argument, NULL, 'w' },
 		{}
 	};
 	struct wgx_attach_opts o = { .pin_dir = wgx_pin_dir_default(), .mode = WGX_MODE_NATIVE };
+	const char *wg = NULL;
 	struct wgx_attach_info info;
 	unsigned int i;
 	int c, err, lock;
@@ -132,10 +188,20 @@ int cmd_attach(int argc, char **argv)
 		case 'M':
 			o.pass_malformed = true;
 			break;
+		case 'w':
+			wg = optarg;
+			break;
 		default:
 			return wgx_usage("attach", stderr);
 		}
 	}
+	if (wg && (strlen(wg) >= IF_NAMESIZE || !if_nametoindex(wg))) {
+		wgx_err("attach", "--wg %s: no such interface", wg);
+		return 1;
+	}
+	/* `attach --wg IFACE` alone: the tunnel programs only */
+	if (wg && optind == argc)
+		return attach_tunnel(o.pin_dir, wg);
 	if (optind != argc - 1)
 		return wgx_usage("attach", stderr);
 	o.ifname = argv[optind];
@@ -162,7 +228,7 @@ int cmd_attach(int argc, char **argv)
 	for (i = 0; i < o.nr_ports; i++)
 		printf("%s%u", i ? "," : " ", o.ports[i]);
 	printf("; maps in %s\n", o.pin_dir);
-	return 0;
+	return wg ? attach_tunnel(o.pin_dir, wg) : 0;
 }
 
 int cmd_detach(int argc, char **argv)
@@ -172,8 +238,8 @@ int cmd_detach(int argc, char **argv)
 		{}
 	};
 	const char *pin_dir = wgx_pin_dir_default(), *ifname;
-	bool removed;
-	int c, err, lock;
+	bool removed, removed_tun;
+	int c, err, err_tun, lock;
 
 	while ((c = getopt_long(argc, argv, "d:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -198,25 +264,32 @@ int cmd_detach(int argc, char **argv)
 	}
 	if (lock < 0)
 		return 1;
+	/* whatever wgxdp attached to ifname: the uplink XDP program, the tunnel tc filters */
 	err = wgx_detach(ifname, pin_dir, &removed);
+	err_tun = wgx_tunnel_detach(ifname, pin_dir, &removed_tun);
 	wgx_unlock(lock);
-	switch (err) {
-	case 0:
-		printf("%s: detached%s\n", ifname,
+	if (!err)
+		printf("%s: uplink program detached%s\n", ifname,
 		       removed ? "; last interface, the uplink's pins removed" : "");
-		return 0;
-	case -ENODEV:
-		wgx_err("detach", "%s: no such interface", ifname);
-		return 1;
-	case -ENOENT:
-		wgx_err("detach", "%s: not attached", ifname);
-		return 1;
-	default: {
+	if (!err_tun)
+		printf("%s: tunnel programs detached%s\n", ifname,
+		       removed_tun ? "; last interface, the tunnel's pins removed" : "");
+	if (err && err != -ENOENT && err != -ENODEV) {
 		char buf[256];
 
 		libxdp_strerror(err, buf, sizeof(buf));
 		wgx_err("detach", "%s: %s", ifname, buf);
 		return 1;
 	}
+	if (err_tun && err_tun != -ENOENT && err_tun != -ENODEV) {
+		tunnel_error("detach", ifname, err_tun);
+		return 1;
 	}
+	if (!err || !err_tun)
+		return 0;
+	if (err == -ENODEV && err_tun == -ENODEV)
+		wgx_err("detach", "%s: no such interface", ifname);
+	else
+		wgx_err("detach", "%s: not attached", ifname);
+	return 1;
 }

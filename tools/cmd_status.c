@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* wgxdp status: attached interfaces and their counters, as text or --json. */
+/* wgxdp status: attached interfaces (uplink and tunnel) and their counters, text or --json. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -8,6 +8,7 @@
 #include <time.h>
 #include <jansson.h>
 
+#include "loader/tunnel.h"
 #include "loader/uplink.h"
 #include "tools/wgxdp.h"
 
@@ -107,6 +108,104 @@ static void iface_text(const struct wgx_iface_status *s, bool all)
 	printf("  total %llu packets\n", (unsigned long long)total);
 }
 
+static json_t *tunnel_json(const struct wgx_tunnel_status *t)
+{
+	json_t *o = json_object(), *ifs = json_array(), *ctr = json_object();
+	char since[32];
+	int i, d, r;
+
+	for (i = 0; i < t->nr_ifaces; i++) {
+		const struct wgx_tun_iface_status *s = &t->ifaces[i];
+
+		wgx_fmt_time(since, sizeof(since), s->rec.attached_ns / 1000000000ull);
+		json_array_append_new(ifs, json_pack(
+			"{s:s,s:i,s:b,s:b,s:b,s:b,s:i,s:i,s:i,s:s}", "name", s->rec.name,
+			"ifindex", (int)s->ifindex, "present", s->present,
+			"attached", s->ingress && s->egress, "ingress", s->ingress,
+			"egress", s->egress, "ingress_prog_id", (int)s->live_ingress_id,
+			"egress_prog_id", (int)s->live_egress_id, "l2_len", (int)s->rec.l2_len,
+			"attached_since", since));
+	}
+	for (d = 0; d < WGX_TD__MAX; d++) {
+		json_t *dir = json_object(), *reasons = json_object();
+		__u64 pass = 0, drop = 0, bytes = 0;
+
+		for (r = 0; r < WGX_TR__MAX; r++) {
+			const struct wgx_counter *c = &t->ctr[d][r];
+			bool is_pass = r < WGX_TR_PASS_MAX;
+
+			*(is_pass ? &pass : &drop) += c->packets;
+			bytes += c->bytes;
+			if (c->packets)
+				json_object_set_new(reasons, wgx_tun_reason_name(r),
+						    json_pack("{s:I,s:I,s:s}", "packets",
+							      (json_int_t)c->packets, "bytes",
+							      (json_int_t)c->bytes, "verdict",
+							      is_pass ? "pass" : "drop"));
+		}
+		json_object_set_new(dir, "pass", json_integer(pass));
+		json_object_set_new(dir, "drop", json_integer(drop));
+		json_object_set_new(dir, "bytes", json_integer(bytes));
+		json_object_set_new(dir, "reasons", reasons);
+		json_object_set_new(ctr, wgx_tun_dir_name(d), dir);
+	}
+	json_object_set_new(o, "policy_loaded", json_boolean(t->cfg.policy_loaded));
+	json_object_set_new(o, "generation", json_integer(t->cfg.generation));
+	json_object_set_new(o, "timeouts", json_pack("{s:i,s:i,s:i,s:i}",
+		"tcp", (int)t->cfg.tcp_timeout_s, "tcp_close", (int)t->cfg.tcp_close_s,
+		"udp", (int)t->cfg.udp_timeout_s, "icmp", (int)t->cfg.icmp_timeout_s));
+	json_object_set_new(o, "interfaces", ifs);
+	json_object_set_new(o, "counters", ctr);
+	json_object_set_new(o, "denied", json_integer(t->denied));
+	json_object_set_new(o, "deny_events_held", json_integer(t->events_held));
+	return o;
+}
+
+static void tunnel_text(const struct wgx_tunnel_status *t, bool all)
+{
+	char since[32];
+	__u64 total = 0;
+	int i, d, r;
+
+	printf("tunnel: ");
+	if (t->cfg.policy_loaded) {
+		wgx_fmt_time(since, sizeof(since), t->cfg.loaded_ns / 1000000000ull);
+		printf("policy loaded (generation %u, %s)\n", t->cfg.generation, since);
+	} else {
+		printf("NO policy loaded: every packet is dropped (no_policy) until `wgxdp run` "
+		       "loads one\n");
+	}
+	for (i = 0; i < t->nr_ifaces; i++) {
+		const struct wgx_tun_iface_status *s = &t->ifaces[i];
+
+		wgx_fmt_time(since, sizeof(since), s->rec.attached_ns / 1000000000ull);
+		printf("%s (ifindex %u): ", s->rec.name, s->ifindex);
+		if (!s->present)
+			printf("interface gone\n");
+		else if (!s->ingress || !s->egress)
+			printf("NOT attached (%s filter removed by someone else)\n",
+			       !s->ingress ? "ingress" : "egress");
+		else
+			printf("tunnel programs attached, tc ingress prog %u, egress prog %u; since %s\n",
+			       s->live_ingress_id, s->live_egress_id, since);
+	}
+	printf("  %-8s %-15s %-7s %12s %16s\n", "dir", "reason", "verdict", "packets", "bytes");
+	for (d = 0; d < WGX_TD__MAX; d++)
+		for (r = 0; r < WGX_TR__MAX; r++) {
+			const struct wgx_counter *c = &t->ctr[d][r];
+
+			total += c->packets;
+			if (!c->packets && !all)
+				continue;
+			printf("  %-8s %-15s %-7s %12llu %16llu\n", wgx_tun_dir_name(d),
+			       wgx_tun_reason_name(r), r < WGX_TR_PASS_MAX ? "pass" : "drop",
+			       (unsigned long long)c->packets, (unsigned long long)c->bytes);
+		}
+	printf("  total %llu packets; %llu denied, %llu deny events held back\n",
+	       (unsigned long long)total, (unsigned long long)t->denied,
+	       (unsigned long long)t->events_held);
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -117,7 +216,8 @@ int cmd_status(int argc, char **argv)
 	};
 	const char *pin_dir = wgx_pin_dir_default();
 	struct wgx_iface_status *st;
-	bool json = false, all = false;
+	struct wgx_tunnel_status tun;
+	bool json = false, all = false, have_tun;
 	int c, i, n, err;
 
 	while ((c = getopt_long(argc, argv, "jad:", longopts, NULL)) != -1) {
@@ -146,6 +246,14 @@ int cmd_status(int argc, char **argv)
 			err == -EPERM || err == -EACCES ? " (run as root)" : "");
 		return 1;
 	}
+	err = wgx_tunnel_status(pin_dir, &tun);
+	if (err && err != -ENOENT) {
+		wgx_err("status", "%s/%s: %s%s", pin_dir, WGX_PIN_SUB_TUNNEL, strerror(-err),
+			err == -EPERM || err == -EACCES ? " (run as root)" : "");
+		free(st);
+		return 1;
+	}
+	have_tun = !err;
 	if (json) {
 		json_t *root = json_object(), *arr = json_array();
 
@@ -153,15 +261,20 @@ int cmd_status(int argc, char **argv)
 			json_array_append_new(arr, iface_json(&st[i]));
 		json_object_set_new(root, "pin_dir", json_string(pin_dir));
 		json_object_set_new(root, "interfaces", arr);
+		json_object_set_new(root, "tunnel", have_tun ? tunnel_json(&tun) : json_null());
 		json_dumpf(root, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(root);
-	} else if (!n) {
+	} else if (!n && !have_tun) {
 		printf("no interface attached (nothing pinned in %s)\n", pin_dir);
 	} else {
 		for (i = 0; i < n; i++)
 			iface_text(&st[i], all);
+		if (have_tun)
+			tunnel_text(&tun, all);
 	}
+	if (have_tun)
+		wgx_tunnel_status_free(&tun);
 	free(st);
 	return 0;
 }

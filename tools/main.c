@@ -12,23 +12,32 @@
 #include "tools/wgxdp.h"
 
 static const struct wgx_cmd cmds[] = {
-	{ "attach", cmd_attach, "attach the uplink XDP program to an interface",
+	{ "attach", cmd_attach, "attach the uplink XDP program and/or the tunnel tc programs",
 	  "wgxdp attach <iface> [--port N]... [--mode native|skb] [--no-drop-malformed]\n"
-	  "             [--pin-dir DIR]\n"
+	  "             [--wg <wg-iface>] [--pin-dir DIR]\n"
+	  "wgxdp attach --wg <wg-iface> [--pin-dir DIR]\n"
 	  "  Attach (or replace) the uplink XDP program on <iface>, classifying WireGuard\n"
 	  "  traffic to the given listen ports (default 51820; up to 8). Maps are pinned under\n"
 	  "  the pin directory (default /sys/fs/bpf/wgxdp) and survive re-attach.\n"
 	  "  --mode native   driver-level XDP (default)\n"
 	  "  --mode skb      generic XDP, for drivers without native support\n"
-	  "  --no-drop-malformed  let malformed WireGuard packets pass (still counted)\n" },
-	{ "detach", cmd_detach, "detach the uplink XDP program from an interface",
+	  "  --no-drop-malformed  let malformed WireGuard packets pass (still counted)\n"
+	  "  --wg <wg-iface> also (or, without <iface>, only) attach the tunnel programs to the\n"
+	  "                  WireGuard interface: tc (clsact) ingress and egress filters, handle\n"
+	  "                  0x5747 priority 1, enforcing each user's allowed destinations. Until\n"
+	  "                  `wgxdp run` loads a policy they drop every packet (fail closed).\n" },
+	{ "detach", cmd_detach, "detach what wgxdp attached to an interface",
 	  "wgxdp detach <iface> [--pin-dir DIR]\n"
-	  "  Remove what attach added to <iface> and only that. The last detach removes the\n"
-	  "  uplink's pinned maps too; the daemon's state (<pin-dir>/jit) stays.\n" },
+	  "  Remove what attach added to <iface> and only that: the uplink XDP program, or the\n"
+	  "  tunnel's two tc filters (other filters and the clsact qdisc stay). The last detach\n"
+	  "  of each removes its pinned maps (<pin-dir>/uplink, <pin-dir>/tunnel); the daemon's\n"
+	  "  state (<pin-dir>/jit) stays.\n" },
 	{ "status", cmd_status, "show attached interfaces and counters",
 	  "wgxdp status [--json] [--all] [--pin-dir DIR]\n"
-	  "  Per interface: attached or not, mode, program ids, ports, and the counters by\n"
-	  "  message class and verdict. --all also prints counters that are zero.\n" },
+	  "  Per uplink interface: attached or not, mode, program ids, ports, and the counters by\n"
+	  "  message class and verdict. Then the tunnel: whether a policy is loaded, its\n"
+	  "  interfaces and programs, and its counters by direction and reason (pass or drop).\n"
+	  "  --all also prints counters that are zero.\n" },
 	{ "events", cmd_events, "print handshake initiations as they arrive",
 	  "wgxdp events [--json] [--count N] [--timeout SEC] [--pin-dir DIR]\n"
 	  "  Print each handshake initiation the uplink program captured: time, source,\n"

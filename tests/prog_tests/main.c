@@ -21,6 +21,10 @@ static const struct prog_test tests[] = {
 	{ "uplink_counters_total", test_uplink_counters_total },
 	{ "uplink_malformed_pass", test_uplink_malformed_pass },
 	{ "uplink_ringbuf_full", test_uplink_ringbuf_full },
+	{ "tunnel_policy", test_tunnel_policy },
+	{ "tunnel_flows", test_tunnel_flows },
+	{ "tunnel_no_policy", test_tunnel_no_policy },
+	{ "tunnel_deny_rate", test_tunnel_deny_rate },
 };
 
 void test_fail(const char *file, int line, const char *fmt, ...)

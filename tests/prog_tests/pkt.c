@@ -28,6 +28,21 @@ void pkt_init(struct pkt *p)
 	memset(p, 0, sizeof(*p));
 	p->ip4_off = p->ip6_off = p->udp_off = -1;
 	p->udp_len_override = -1;
+	p->l3_off = p->l4_off = p->tcp_off = p->outer4_off = p->outer6_off = -1;
+}
+
+static void mark_l3(struct pkt *p, int off)
+{
+	if (p->l3_off < 0)
+		p->l3_off = off;
+}
+
+static void mark_l4(struct pkt *p, int off, uint8_t proto)
+{
+	if (p->l4_off < 0) {
+		p->l4_off = off;
+		p->l4_proto = proto;
+	}
 }
 
 void pkt_eth(struct pkt *p, uint16_t ethertype)
@@ -53,6 +68,7 @@ void pkt_ipv4(struct pkt *p, uint8_t proto, int opt_len, uint16_t frag_off)
 	uint8_t *h = put(p, 20 + opt_len);
 
 	p->ip4_off = h - p->buf;
+	mark_l3(p, p->ip4_off);
 	h[0] = 0x40 | ((20 + opt_len) / 4);
 	h[8] = 64;
 	h[9] = proto;
@@ -73,6 +89,7 @@ void pkt_ipv6(struct pkt *p, uint8_t nexthdr)
 	uint8_t *h = put(p, 40);
 
 	p->ip6_off = h - p->buf;
+	mark_l3(p, p->ip6_off);
 	h[0] = 0x60;
 	h[6] = nexthdr;
 	h[7] = 64;
@@ -104,6 +121,7 @@ void pkt_udp(struct pkt *p, uint16_t sport, uint16_t dport)
 	uint8_t *h = put(p, 8);
 
 	p->udp_off = h - p->buf;
+	mark_l4(p, p->udp_off, 17);
 	put16(h, sport);
 	put16(h + 2, dport);
 }
@@ -112,9 +130,51 @@ void pkt_tcp(struct pkt *p, uint16_t sport, uint16_t dport)
 {
 	uint8_t *h = put(p, 20);
 
+	p->tcp_off = h - p->buf;
+	mark_l4(p, p->tcp_off, 6);
 	put16(h, sport);
 	put16(h + 2, dport);
 	h[12] = 5 << 4;
+	h[13] = 0x10;	/* ACK */
+}
+
+void pkt_tcp_flags(struct pkt *p, uint8_t flags)
+{
+	p->buf[p->tcp_off + 13] = flags;
+}
+
+void pkt_addrs4(struct pkt *p, const uint8_t src[4], const uint8_t dst[4])
+{
+	memcpy(p->buf + p->ip4_off + 12, src, 4);
+	memcpy(p->buf + p->ip4_off + 16, dst, 4);
+}
+
+void pkt_addrs6(struct pkt *p, const uint8_t src[16], const uint8_t dst[16])
+{
+	memcpy(p->buf + p->ip6_off + 8, src, 16);
+	memcpy(p->buf + p->ip6_off + 24, dst, 16);
+}
+
+void pkt_icmp(struct pkt *p, uint8_t type, uint8_t code, uint16_t id)
+{
+	uint8_t *h = put(p, 8);
+
+	mark_l4(p, h - p->buf, p->ip6_off >= 0 ? 58 : 1);
+	h[0] = type;
+	h[1] = code;
+	put16(h + 4, id);
+	put16(h + 6, 1);	/* sequence */
+}
+
+void pkt_icmp_error(struct pkt *p, uint8_t type, uint8_t code)
+{
+	bool v6 = p->ip6_off >= 0;
+
+	pkt_icmp(p, type, code, 0);
+	if ((!v6 && type == 3 && code == 4) || (v6 && type == 2))
+		put16(p->buf + p->len - 2, 1280);	/* the MTU */
+	p->outer4_off = p->ip4_off;
+	p->outer6_off = p->ip6_off;
 }
 
 void pkt_wg(struct pkt *p, uint8_t type, uint32_t reserved, size_t len)
@@ -149,6 +209,10 @@ void pkt_finish(struct pkt *p)
 		put16(p->buf + p->ip4_off + 2, end - p->ip4_off);
 	if (p->ip6_off >= 0)
 		put16(p->buf + p->ip6_off + 4, end - p->ip6_off - 40);
+	if (p->outer4_off >= 0)
+		put16(p->buf + p->outer4_off + 2, end - p->outer4_off);
+	if (p->outer6_off >= 0)
+		put16(p->buf + p->outer6_off + 4, end - p->outer6_off - 40);
 	if (p->udp_off >= 0)
 		put16(p->buf + p->udp_off + 4, p->udp_len_override >= 0 ?
 		      (uint16_t)p->udp_len_override : (uint16_t)(end - p->udp_off));

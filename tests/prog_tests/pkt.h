@@ -17,6 +17,10 @@ struct pkt {
 	int ip4_off, ip6_off, udp_off;	/* -1 when absent */
 	int udp_len_override;		/* >= 0: UDP length field as given */
 	size_t trailer;			/* bytes after the UDP payload (Ethernet padding) */
+	int l3_off, l4_off;		/* the first (outer) IP and L4 headers, -1 when absent */
+	int tcp_off;			/* the last TCP header */
+	int outer4_off, outer6_off;	/* the IP header an ICMP error is in (pkt_icmp_error) */
+	uint8_t l4_proto;		/* the outer L4 protocol (pkt_tcp, pkt_udp, pkt_icmp*) */
 };
 
 void pkt_init(struct pkt *p);
@@ -31,6 +35,18 @@ void pkt_ipv6_frag(struct pkt *p, uint8_t nexthdr, uint16_t off_mf);
 void pkt_udp(struct pkt *p, uint16_t sport, uint16_t dport);
 void pkt_tcp(struct pkt *p, uint16_t sport, uint16_t dport);
 /* A WireGuard message: type word (type, reserved[3]), then len - 4 bytes of pattern. */
+/* TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10) of the last TCP header. */
+void pkt_tcp_flags(struct pkt *p, uint8_t flags);
+/* Addresses of the last IPv4 / IPv6 header (the builder's defaults are PKT_SRC*, PKT_DST*). */
+void pkt_addrs4(struct pkt *p, const uint8_t src[4], const uint8_t dst[4]);
+void pkt_addrs6(struct pkt *p, const uint8_t src[16], const uint8_t dst[16]);
+/* ICMP (v4: proto 1) or ICMPv6 (v6: 58) header: type, code, then the echo id (or 0). */
+void pkt_icmp(struct pkt *p, uint8_t type, uint8_t code, uint16_t id);
+/*
+ * An ICMP/ICMPv6 error header (frag needed and packet too big carry MTU 1280); the IP header
+ * and L4 header built next are the quoted packet. pkt_finish fills both IP lengths.
+ */
+void pkt_icmp_error(struct pkt *p, uint8_t type, uint8_t code);
 void pkt_wg(struct pkt *p, uint8_t type, uint32_t reserved, size_t len);
 void pkt_bytes(struct pkt *p, const void *data, size_t len);
 void pkt_pad(struct pkt *p, size_t n);	/* trailing bytes not counted by the UDP length */

@@ -51,5 +51,9 @@ void test_uplink_parse(void);
 void test_uplink_malformed_pass(void);
 void test_uplink_ringbuf_full(void);
 void test_uplink_counters_total(void);
+void test_tunnel_policy(void);
+void test_tunnel_flows(void);
+void test_tunnel_no_policy(void);
+void test_tunnel_deny_rate(void);
 
 #endif

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Flows in wgx_flows, keyed from the user's side: build the key of a packet (or of the packet
+ * an ICMP error quotes), tell whether a flow is still live, create and refresh it.
+ * Included by bpf/tunnel.bpf.c after bpf/tun_maps.h.
+ */
+#ifndef WGXDP_BPF_FLOW_H
+#define WGXDP_BPF_FLOW_H
+
+#include "tun_parse.h"
+
+#define NSEC_PER_SEC 1000000000ull
+
+/* from_user: the packet goes user -> network (ingress), else network -> user (egress). */
+static __always_inline void flow_key_of(struct wgx_flow_key *k, const struct tun_pkt *p,
+					bool from_user)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = p->family;
+	k->proto = p->proto;
+	if (from_user) {
+		__builtin_memcpy(k->uaddr, p->saddr, 16);
+		__builtin_memcpy(k->raddr, p->daddr, 16);
+		k->uport = p->sport;
+		k->rport = p->dport;
+	} else {
+		__builtin_memcpy(k->uaddr, p->daddr, 16);
+		__builtin_memcpy(k->raddr, p->saddr, 16);
+		k->uport = p->dport;
+		k->rport = p->sport;
+	}
+	if (p->l4 == TUN_L4_ECHO)
+		k->uport = p->echo_id;	/* echo: the id is the user's "port" either way */
+}
+
+/*
+ * The flow an ICMP error is about. The quoted packet went the other way: an error towards
+ * the user quotes a packet from the user (user_is_src), whose source must be the error's
+ * destination, so an error can only reach the user whose flow it names.
+ */
+static __always_inline bool flow_key_quoted(struct wgx_flow_key *k, const struct tun_pkt *p,
+					    bool user_is_src)
+{
+	if (!p->in_ok)
+		return false;
+	if (user_is_src ? !addr_eq(p->in_saddr, p->daddr) : !addr_eq(p->in_daddr, p->saddr))
+		return false;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = p->family;
+	k->proto = p->in_proto;
+	if (user_is_src) {
+		__builtin_memcpy(k->uaddr, p->in_saddr, 16);
+		__builtin_memcpy(k->raddr, p->in_daddr, 16);
+		k->uport = p->in_sport;
+		k->rport = p->in_dport;
+	} else {
+		__builtin_memcpy(k->uaddr, p->in_daddr, 16);
+		__builtin_memcpy(k->raddr, p->in_saddr, 16);
+		k->uport = p->in_dport;
+		k->rport = p->in_sport;
+	}
+	if (p->in_echo) {
+		k->uport = p->in_sport;
+		k->rport = 0;
+	}
+	return true;
+}
+
+/* Idle timeout of a flow; a timeout of 0 in wgx_tun_cfg means the default. */
+static __always_inline __u64 flow_timeout_ns(const struct wgx_tun_cfg *cfg, __u8 proto,
+					     __u32 flags)
+{
+	__u32 s;
+
+	if (proto == IPPROTO_TCP) {
+		if ((flags & WGX_FLOW_F_RST) ||
+		    (flags & (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN)) ==
+			    (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN))
+			s = cfg->tcp_close_s ?: WGX_TUN_TCP_CLOSE_S;
+		else
+			s = cfg->tcp_timeout_s ?: WGX_TUN_TCP_TIMEOUT_S;
+	} else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
+		s = cfg->icmp_timeout_s ?: WGX_TUN_ICMP_TIMEOUT_S;
+	} else {
+		s = cfg->udp_timeout_s ?: WGX_TUN_UDP_TIMEOUT_S;
+	}
+	return (__u64)s * NSEC_PER_SEC;
+}
+
+static __always_inline bool flow_live(const struct wgx_flow *f, const struct wgx_tun_cfg *cfg,
+				      __u8 proto, __u64 now)
+{
+	__u64 last = f->last_ns;
+
+	/* another CPU may have stamped a later time than ours */
+	return now < last || now - last <= flow_timeout_ns(cfg, proto, f->flags);
+}
+
+/* The WGX_FLOW_F_* a TCP packet's FIN and RST give. */
+static __always_inline __u32 flow_tcp_flags(const struct tun_pkt *p, bool from_user)
+{
+	__u32 fl = 0;
+
+	if (p->proto != IPPROTO_TCP || p->l4 != TUN_L4_PORTS)
+		return 0;
+	if (p->tcp_flags & TCP_FL_RST)
+		fl |= WGX_FLOW_F_RST;
+	if (p->tcp_flags & TCP_FL_FIN)
+		fl |= from_user ? WGX_FLOW_F_FIN_OUT : WGX_FLOW_F_FIN_IN;
+	return fl;
+}
+
+static __always_inline void flow_touch(struct wgx_flow *f, __u64 now, __u32 len, bool from_user,
+				       __u32 fl)
+{
+	f->last_ns = now;
+	if (from_user) {
+		__sync_fetch_and_add(&f->pkts_out, 1);
+		__sync_fetch_and_add(&f->bytes_out, len);
+	} else {
+		__sync_fetch_and_add(&f->pkts_in, 1);
+		__sync_fetch_and_add(&f->bytes_in, len);
+	}
+	if ((f->flags & fl) != fl)
+		__sync_fetch_and_or(&f->flags, fl);
+}
+
+/*
+ * A new flow (or a new life for an expired one under the same key). Two CPUs creating the
+ * same flow at once: the later write wins and the other's first packet is not in the flow's
+ * counts (the tunnel counters have it).
+ */
+static __always_inline void flow_create(const struct wgx_flow_key *k, __u64 now, __u32 len,
+					bool from_user, __u32 user_id,
+					const struct wgx_tun_rule *r, __u32 fl)
+{
+	struct wgx_flow f = {
+		.first_ns = now,
+		.last_ns = now,
+		.user_id = user_id,
+		.flags = fl,
+		.group_id = r->group_id,
+		.rule_idx = r->rule_idx,
+	};
+
+	if (from_user) {
+		f.pkts_out = 1;
+		f.bytes_out = len;
+	} else {
+		f.pkts_in = 1;
+		f.bytes_in = len;
+	}
+	bpf_map_update_elem(&wgx_flows, k, &f, BPF_ANY);
+}
+
+#endif /* WGXDP_BPF_FLOW_H */
