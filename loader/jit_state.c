@@ -190,6 +190,8 @@ const struct wgx_jit_stat_field wgx_jit_stat_fields[] = {
 	F(removed_policy),
 	F(removed_api),
 	F(adopted),
+	F(policy_applied),
+	F(policy_errors),
 };
 #undef F
 const unsigned int wgx_jit_nr_stat_fields =

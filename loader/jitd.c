@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 
 #include "loader/admission.h"
+#include "loader/enforce.h"
 #include "loader/fmt.h"
 #include "loader/identity.h"
 #include "loader/jit_state.h"
@@ -37,6 +38,12 @@ struct jitd {
 	enum wgx_answer answer;
 	struct wgx_events *events;
 	__u32 events_id;
+	struct wgx_enforce *enf;	/* the tunnel's policy maps; NULL while not attached */
+	uint32_t enf_id;
+	bool enf_warned;		/* said once that the tunnel is not attached */
+	struct wgx_policy *empty;	/* the policy without users, when there is no file */
+	struct wgx_user **api_users;	/* the peer API's users with a peer: their rules */
+	unsigned int nr_api_users;
 	bool uplink_gone;		/* said once that the ring buffer went away */
 	bool stats_dirty;
 	int sfd;
@@ -81,6 +88,123 @@ static void reinject(struct jitd *d, const struct wgx_hs_event *ev, const char *
 		LOG(WARN, "re-inject the initiation of %s from %s: %s: %s (the client's retry gets "
 		    "in)", user, ep, why ? why : "", strerror(-err));
 	}
+}
+
+/* ---- the peer API's users with a peer, whose rules a whole apply must keep ---- */
+
+static int api_user_find(const struct jitd *d, const uint8_t pub[WG_KEY_LEN])
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nr_api_users; i++)
+		if (!memcmp(d->api_users[i]->public_key, pub, WG_KEY_LEN))
+			return i;
+	return -1;
+}
+
+/* Keep u (ownership moves here), replacing what was kept for its key. */
+static void api_user_keep(struct jitd *d, struct wgx_user *u)
+{
+	int i = api_user_find(d, u->public_key);
+	void *n;
+
+	if (i >= 0) {
+		wgx_user_free(d->api_users[i]);
+		d->api_users[i] = u;
+		return;
+	}
+	n = reallocarray(d->api_users, d->nr_api_users + 1, sizeof(*d->api_users));
+	if (!n) {
+		wgx_user_free(u);
+		return;
+	}
+	d->api_users = n;
+	d->api_users[d->nr_api_users++] = u;
+}
+
+static void api_user_drop(struct jitd *d, const uint8_t pub[WG_KEY_LEN])
+{
+	int i = api_user_find(d, pub);
+
+	if (i < 0)
+		return;
+	wgx_user_free(d->api_users[i]);
+	d->api_users[i] = d->api_users[--d->nr_api_users];
+}
+
+static void on_peer_left(void *ctx, const struct wgx_peer_key *k, const struct wgx_peer_rec *r)
+{
+	api_user_drop(ctx, k->public_key);
+}
+
+static const struct wgx_policy *policy_now(const struct jitd *d)
+{
+	return d->id.policy ? d->id.policy : d->empty;
+}
+
+/* ---- the tunnel's policy maps ---- */
+
+/* The whole policy (the file's users and the API's users with a peer) into the tunnel. */
+static int enforce_apply(struct jitd *d)
+{
+	struct wgx_policy_err perr = {};
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+	int err;
+
+	if (!d->enf)
+		return 0;
+	err = wgx_enforce_apply(d->enf, policy_now(d),
+				(const struct wgx_user *const *)d->api_users, d->nr_api_users,
+				&perr);
+	if (err) {
+		d->st.policy_errors++;
+		LOG(ERR, "apply the policy to the tunnel: %s%s%s; the policy in force there stays",
+		    perr.where, perr.where[0] ? ": " : "", perr.why[0] ? perr.why : strerror(-err));
+		return err;
+	}
+	d->st.policy_applied++;
+	d->lc.enf_policy = policy_now(d);
+	LOG(INFO, "policy applied to the tunnel: %u users from the file, %u from the peer API, "
+	    "in %llu ms", policy_now(d)->nr_users, d->nr_api_users,
+	    (unsigned long long)((now_ns(CLOCK_MONOTONIC) - t0) / 1000000));
+	return 0;
+}
+
+/* Open the tunnel's maps when it is (again) attached, and apply the whole policy there. */
+static void enforce_check(struct jitd *d)
+{
+	struct wgx_policy_err perr = {};
+	uint32_t id = 0;
+	int err = wgx_enforce_maps_id(d->o->pin_dir, &id);
+
+	if (err) {
+		if (d->enf) {
+			LOG(WARN, "the tunnel was detached: no enforcement until wgxdp attach --wg");
+			wgx_enforce_close(d->enf);
+			d->enf = NULL;
+			d->lc.enf = NULL;
+		} else if (!d->enf_warned) {
+			LOG(WARN, "the tunnel is not attached (wgxdp attach --wg %s): peers are "
+			    "installed, but nothing enforces the groups' rules", d->o->wg_ifname);
+		}
+		d->enf_warned = true;
+		return;
+	}
+	if (d->enf && id == d->enf_id)
+		return;
+	wgx_enforce_close(d->enf);
+	d->lc.enf = NULL;
+	d->enf = NULL;
+	err = wgx_enforce_open(d->o->pin_dir, &d->enf, &perr);
+	if (err) {
+		LOG(ERR, "open the tunnel's maps: %s%s%s", perr.where, perr.where[0] ? ": " : "",
+		    perr.why[0] ? perr.why : strerror(-err));
+		return;
+	}
+	d->enf_id = wgx_enforce_id(d->enf);
+	d->enf_warned = false;
+	if (!enforce_apply(d))
+		d->lc.enf = d->enf;
 }
 
 /* The key has a peer already: WireGuard answers it, unless it came before we installed it. */
@@ -207,6 +331,10 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 	} else {
 		d->st.installed++;
 		LOG(INFO, "installed %s (%s) at %s on %s", u->name, k64, ep, d->o->wg_ifname);
+		if (owned) {
+			api_user_keep(d, owned);
+			owned = NULL;
+		}
 		/*
 		 * Answer the client's own first attempt: hand its initiation to WireGuard again
 		 * now that the peer exists. Had WireGuard not yet read the original, the copy is
@@ -219,6 +347,22 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 out:
 	wgx_user_free(owned);
 	return 0;
+}
+
+/* An API user confirmed again: her rules as the API says now (groups may have changed). */
+static void revalidated(struct jitd *d, struct wgx_user **owned)
+{
+	struct wgx_policy_err perr = {};
+	int err;
+
+	if (d->lc.enf) {
+		err = wgx_enforce_user_set(d->lc.enf, d->lc.enf_policy, *owned, &perr);
+		if (err)
+			LOG(WARN, "update the rules of %s: %s%s%s", (*owned)->name, perr.where,
+			    perr.where[0] ? ": " : "", perr.why[0] ? perr.why : strerror(-err));
+	}
+	api_user_keep(d, *owned);
+	*owned = NULL;
 }
 
 /* The sweep's decision for one managed peer: identity's view of the user, then the rule. */
@@ -234,7 +378,9 @@ static enum wgx_removal judge(void *ctx, const struct wgx_peer_key *k, struct wg
 
 	if (d->id.policy)
 		u = wgx_policy_find(d->id.policy, k->public_key);
-	if (!u && api && (int64_t)now_s - r->validated_s >= (int64_t)d->o->api_revalidate) {
+	/* due, or not known since a restart (her rules are not kept yet) */
+	if (!u && api && ((int64_t)now_s - r->validated_s >= (int64_t)d->o->api_revalidate ||
+			  api_user_find(d, k->public_key) < 0)) {
 		switch (wgx_identity_revalidate(&d->id, k->public_key, now_ns(CLOCK_MONOTONIC),
 						&owned)) {
 		case WGX_ID_FOUND:
@@ -242,6 +388,8 @@ static enum wgx_removal judge(void *ctx, const struct wgx_peer_key *k, struct wg
 			r->validated_s = now_s;
 			r->expires_s = owned->expires;
 			*changed = true;
+			if (!wgx_user_denied(owned, now_s))
+				revalidated(d, &owned);
 			break;
 		case WGX_ID_UNKNOWN:
 		case WGX_ID_UNKNOWN_CACHED:
@@ -251,6 +399,13 @@ static enum wgx_removal judge(void *ctx, const struct wgx_peer_key *k, struct wg
 			d->st.api_errors++;	/* keep it; ask again at the next sweep */
 			break;
 		}
+	}
+	if (!u && owned == NULL && api) {
+		/* kept from the install or the last revalidation */
+		int i = api_user_find(d, k->public_key);
+
+		if (i >= 0)
+			u = d->api_users[i];
 	}
 	what = wgx_lc_removal(r, u, api, p->last_handshake_sec, now_s, why);
 	wgx_user_free(owned);
@@ -326,6 +481,7 @@ static void on_tick(void *ctx, int fd, uint32_t events)
 	struct jitd *d = ctx;
 
 	events_check(d);
+	enforce_check(d);
 	sweep(d, false);
 	flush_stats(d);
 }
@@ -365,8 +521,10 @@ static void on_signal(void *ctx, int fd, uint32_t events)
 		return;
 	if (si.ssi_signo == SIGHUP) {
 		load_policy_logged(d, false, &rc);
-		if (!rc)
+		if (!rc) {
+			enforce_apply(d);
 			sweep(d, false);
+		}
 		flush_stats(d);
 		return;
 	}
@@ -416,6 +574,14 @@ static int start(struct jitd *d)
 	load_policy_logged(d, true, &err);
 	if (err)
 		return err;
+	if (!o->policy_path) {
+		struct wgx_policy_err perr = {};
+
+		/* the API's users then have no groups to get rules from: they reach nothing */
+		err = wgx_policy_load_string("{\"groups\": {}, \"users\": []}", &d->empty, &perr);
+		if (err)
+			return err;
+	}
 	err = wgx_jit_state_open(o->pin_dir, true, &d->state);
 	if (err) {
 		LOG(ERR, "%s/%s: %s", o->pin_dir, WGX_JIT_SUBDIR, err == -EPROTO ?
@@ -429,6 +595,8 @@ static int start(struct jitd *d)
 	if (!err)
 		err = wgx_lc_init(&d->lc, o->wg_ifname, &wgx_dev_ops_real, d->state.peers_fd,
 				  &d->st, o->idle_timeout, o->answer == WGX_ANSWER_KEEPALIVE);
+	d->lc.removed = on_peer_left;
+	d->lc.removed_ctx = d;
 	if (!err)
 		err = wgx_loop_new(&d->loop);
 	if (err)
@@ -470,6 +638,7 @@ static int start(struct jitd *d)
 	if (d->st.adopted)
 		LOG(INFO, "adopted the peers installed before the restart (%llu in all)",
 		    (unsigned long long)d->st.adopted);
+	enforce_check(d);
 	flush_stats(d);
 	return 0;
 }
@@ -493,6 +662,11 @@ int wgx_jitd_run(const struct wgx_jitd_opts *o)
 	if (d.sfd >= 0)
 		close(d.sfd);
 	wgx_reinject_close(&d.rj);
+	wgx_enforce_close(d.enf);
+	while (d.nr_api_users)
+		wgx_user_free(d.api_users[--d.nr_api_users]);
+	free(d.api_users);
+	wgx_policy_free(d.empty);
 	wgx_events_close(d.events);
 	wgx_loop_free(d.loop);
 	wgx_jit_state_close(&d.state);

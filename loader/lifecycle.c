@@ -195,6 +195,17 @@ int wgx_lc_install(struct wgx_lifecycle *lc, const struct wgx_user *u, bool from
 	if (err)
 		return err;
 
+	if (from_api && lc->enf) {
+		struct wgx_policy_err perr = {};
+
+		/* the user's rules first: from the first packet on, the user is enforced */
+		err = wgx_enforce_user_set(lc->enf, lc->enf_policy, u, &perr);
+		if (err) {
+			snprintf(why, whylen, "policy maps: %s%s%s", perr.where,
+				 perr.where[0] ? ": " : "", perr.why[0] ? perr.why : strerror(-err));
+			return err == -EADDRINUSE ? -EADDRINUSE : err;
+		}
+	}
 	memcpy(p.public_key, u->public_key, WG_KEY_LEN);
 	p.has_psk = u->has_psk;
 	memcpy(p.psk, u->psk, WG_KEY_LEN);
@@ -214,6 +225,8 @@ int wgx_lc_install(struct wgx_lifecycle *lc, const struct wgx_user *u, bool from
 	explicit_bzero(p.psk, sizeof(p.psk));
 	if (err) {
 		snprintf(why, whylen, "%s refused the peer: %s", lc->ifname, strerror(-err));
+		if (from_api && lc->enf)
+			wgx_enforce_user_del(lc->enf, u->name);
 		return err;
 	}
 	wgx_peer_key_make(&key, lc->ifname, u->public_key);
@@ -266,16 +279,38 @@ enum wgx_removal wgx_lc_removal(const struct wgx_peer_rec *r, const struct wgx_u
 struct pending {
 	struct wgx_peer_key *keys;
 	enum wgx_removal *what;
+	struct wgx_peer_rec *recs;
 	unsigned int nr;
 };
 
-static int pending_add(struct pending *p, const struct wgx_peer_key *k, enum wgx_removal what)
+/* A managed peer left the device: an API user's rules go after it. */
+static void left(struct wgx_lifecycle *lc, const struct wgx_peer_key *k,
+		 const struct wgx_peer_rec *r)
+{
+	if ((r->flags & WGX_PEER_F_API) && lc->enf) {
+		int err = wgx_enforce_user_del(lc->enf, r->user);
+
+		if (err && err != -ENOENT)
+			wgx_log(WGX_LOG_WARN, "run", "remove %s from the policy maps: %s", r->user,
+				strerror(-err));
+	}
+	if (lc->removed)
+		lc->removed(lc->removed_ctx, k, r);
+}
+
+static int pending_add(struct pending *p, const struct wgx_peer_key *k, enum wgx_removal what,
+		       const struct wgx_peer_rec *r)
 {
 	void *n = reallocarray(p->keys, p->nr + 1, sizeof(*p->keys));
 
 	if (!n)
 		return -ENOMEM;
 	p->keys = n;
+	n = reallocarray(p->recs, p->nr + 1, sizeof(*p->recs));
+	if (!n)
+		return -ENOMEM;
+	p->recs = n;
+	p->recs[p->nr] = *r;
 	n = reallocarray(p->what, p->nr + 1, sizeof(*p->what));
 	if (!n)
 		return -ENOMEM;
@@ -338,7 +373,7 @@ int wgx_lc_sweep(struct wgx_lifecycle *lc, uint64_t now_s, bool adopt, wgx_lc_ju
 		p = wgx_wg_device_find(dev, k.public_key);
 		if (!p) {
 			/* removed by someone else: forget it */
-			if (pending_add(&gone, &k, WGX_KEEP))
+			if (pending_add(&gone, &k, WGX_KEEP, &r))
 				break;
 			continue;
 		}
@@ -346,7 +381,7 @@ int wgx_lc_sweep(struct wgx_lifecycle *lc, uint64_t now_s, bool adopt, wgx_lc_ju
 			lc->st->adopted++;
 		what = judge(ctx, &k, &r, p, now_s, &why, &changed);
 		if (what != WGX_KEEP) {
-			if (pending_add(&rm, &k, what))
+			if (pending_add(&rm, &k, what, &r))
 				break;
 			wgx_log(WGX_LOG_INFO, "run", "removing %s: %s", r.user, why ? why : "-");
 			continue;
@@ -385,17 +420,22 @@ int wgx_lc_sweep(struct wgx_lifecycle *lc, uint64_t now_s, bool adopt, wgx_lc_ju
 					lc->st->removed_api++;
 				else
 					lc->st->removed_policy++;
+				left(lc, &rm.keys[i], &rm.recs[i]);
 			}
 		}
 	}
-	for (i = 0; i < gone.nr; i++)
+	for (i = 0; i < gone.nr; i++) {
 		bpf_map_delete_elem(lc->peers_fd, &gone.keys[i]);
+		left(lc, &gone.keys[i], &gone.recs[i]);
+	}
 out:
 	free(rmkeys);
 	free(rm.keys);
 	free(rm.what);
+	free(rm.recs);
 	free(gone.keys);
 	free(gone.what);
+	free(gone.recs);
 	wgx_wg_device_free(dev);
 	return err;
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "loader/enforce.h"
 #include "loader/policy.h"
 #include "loader/wgdev.h"
 #include "maps/wgxdp.h"
@@ -50,6 +51,15 @@ struct wgx_lifecycle {
 	bool keepalive;			/* install with a persistent keepalive */
 	uint8_t (*keys)[WG_KEY_LEN];	/* every peer on the device at the last look, sorted */
 	unsigned int nr_keys;
+	/*
+	 * The tunnel's policy maps (NULL: not attached) and the policy last applied to them: a
+	 * peer API user's rules go in before the peer, and out after it.
+	 */
+	struct wgx_enforce *enf;
+	const struct wgx_policy *enf_policy;
+	/* called after a managed peer left the device (removed by the sweep, or by hand) */
+	void (*removed)(void *ctx, const struct wgx_peer_key *k, const struct wgx_peer_rec *r);
+	void *removed_ctx;
 };
 
 int wgx_lc_init(struct wgx_lifecycle *lc, const char *ifname, const struct wgx_dev_ops *dev,

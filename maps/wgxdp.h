@@ -221,6 +221,8 @@ struct wgx_jit_stats {
 	__u64 removed_policy;	/* user gone, disabled or expired */
 	__u64 removed_api;	/* the peer API no longer knows the user, at revalidation */
 	__u64 adopted;		/* managed peers found again at start */
+	__u64 policy_applied;	/* whole policies written to the tunnel's maps */
+	__u64 policy_errors;	/* ... refused (the one in force there stays) */
 };
 
 
