@@ -1791,7 +1791,7 @@ int wgx_enforce_explain(struct wgx_enforce *e, const char *who, const struct wgx
 	struct wgx_tun_user v;
 	struct wgx_prefix a = *addr;
 	unsigned int full = addr->family == 4 ? 32 : 128, k;
-	char key[32], pfx[64];
+	char key[32], pfx[64], pb[8];
 	uint32_t gid;
 	int ret, fd;
 
@@ -1854,8 +1854,8 @@ int wgx_enforce_explain(struct wgx_enforce *e, const char *who, const struct wgx
 	out->rule = wgx_enforce_rules_match(&out->rules, proto, port);
 	if (out->rule < 0)
 		return verdict(out, WGX_EX_NO_RULE, "denied: %s matches %s, but none of its %u "
-			       "rules admits protocol %u port %u", out->user, pfx, out->rules.nr,
-			       proto, port);
+			       "rules admits %s port %u", out->user, pfx, out->rules.nr,
+			       wgx_proto_name(proto, pb, sizeof(pb)), port);
 	gid = out->rules.rule[out->rule].group_id;
 	if (!bpf_map_lookup_elem(e->fd[WGX_EM_GROUPS], &gid, &grp))
 		snprintf(out->group, sizeof(out->group), "%s", grp.name);

@@ -58,6 +58,9 @@ int wgx_enforce_compile(const struct wgx_policy *p, const unsigned int *group_id
 			struct wgx_enforce_trie *out, struct wgx_policy_err *err);
 void wgx_enforce_trie_free(struct wgx_enforce_trie *t);
 
+/* "tcp", "udp", "sctp", "icmp", "icmpv6", "any" (0), else the number, in buf. */
+const char *wgx_proto_name(uint8_t proto, char *buf, size_t len);
+
 /* The rule scan above: the index of the admitting rule in r->rule[], or -1. */
 int wgx_enforce_rules_match(const struct wgx_tun_rules *r, uint8_t proto, uint16_t port);
 

@@ -6,6 +6,7 @@
  * one walk with a stack of the open containers gives each entry from its parent's: O(n log n).
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +126,20 @@ static void group_list(const struct wgx_policy *p, const struct wgx_tun_rule *ru
 		off += snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
 				p->groups[rules[i].group_id].name);
 	}
+}
+
+const char *wgx_proto_name(uint8_t proto, char *buf, size_t len)
+{
+	switch (proto) {
+	case 0: return "any";
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_SCTP: return "sctp";
+	case IPPROTO_ICMP: return "icmp";
+	case IPPROTO_ICMPV6: return "icmpv6";
+	}
+	snprintf(buf, len, "%u", proto);
+	return buf;
 }
 
 int wgx_enforce_rules_match(const struct wgx_tun_rules *r, uint8_t proto, uint16_t port)
