@@ -491,8 +491,12 @@ static int read_cfg(struct wgx_enforce *e, struct wgx_tun_cfg *cfg)
 	return bpf_map_lookup_elem(e->fd[WGX_EM_CFG], &zero, cfg);
 }
 
-/* The keys of a __u32-keyed map whose generation is not gen, into *out (malloc'ed). */
-static int other_gens(int fd, size_t vsz, uint16_t gen, uint32_t **out, size_t *nr)
+/*
+ * The keys of a __u32-keyed map, into *out (malloc'ed, *nr of them): with other_gen, those
+ * whose generation is not arg; else those from arg on.
+ */
+static int keys_where(int fd, size_t vsz, bool other_gen, uint32_t arg, uint32_t **out,
+		      size_t *nr)
 {
 	uint32_t *keys;
 	void *vals;
@@ -501,12 +505,11 @@ static int other_gens(int fd, size_t vsz, uint16_t gen, uint32_t **out, size_t *
 
 	*out = NULL;
 	*nr = 0;
-
 	ret = read_all(fd, 4, vsz, (void **)&keys, &vals, &n);
 	if (ret)
 		return ret;
 	for (i = k = 0; i < n; i++)
-		if (gen16(keys[i]) != gen)
+		if (other_gen ? gen16(keys[i]) != arg : keys[i] >= arg)
 			keys[k++] = keys[i];
 	*out = keys;
 	*nr = k;
@@ -515,23 +518,14 @@ static int other_gens(int fd, size_t vsz, uint16_t gen, uint32_t **out, size_t *
 }
 
 /* Deletes the elements of a __u32-keyed map with a key from "from" on. */
-static int delete_ids_from(int fd, size_t vsz, uint32_t from)
+static void delete_ids_from(int fd, size_t vsz, uint32_t from)
 {
 	uint32_t *keys;
-	void *vals;
-	size_t n, i, k;
-	int ret;
+	size_t n;
 
-	ret = read_all(fd, 4, vsz, (void **)&keys, &vals, &n);
-	if (ret)
-		return ret;
-	for (i = k = 0; i < n; i++)
-		if (keys[i] >= from)
-			keys[k++] = keys[i];
-	delete_many(fd, keys, k, 4);
+	if (!keys_where(fd, vsz, false, from, &keys, &n))
+		delete_many(fd, keys, n, 4);
 	free(keys);
-	free(vals);
-	return 0;
 }
 
 /* ---- group sets ---- */
@@ -1225,12 +1219,12 @@ int wgx_enforce_apply(struct wgx_enforce *e, const struct wgx_policy *p,
 	delete_ids_from(e->fd[WGX_EM_NAMES], sizeof(struct wgx_tun_name), n);
 	for (m = 0; m < 4; m++) {
 		ops[m] = (struct outer_op){ .fd = e->fd[trie_maps[m]] };
-		other_gens(ops[m].fd, 4, gen & 0xffff, &old[m], &ops[m].n);
+		keys_where(ops[m].fd, 4, true, gen & 0xffff, &old[m], &ops[m].n);
 		ops[m].keys = old[m];
 	}
 	outer_ops(ops);
-	if (!other_gens(e->fd[WGX_EM_PSETS], sizeof(struct wgx_tun_pset), gen & 0xffff, &old[4],
-			&nr_old))
+	if (!keys_where(e->fd[WGX_EM_PSETS], sizeof(struct wgx_tun_pset), true, gen & 0xffff,
+			&old[4], &nr_old))
 		delete_many(e->fd[WGX_EM_PSETS], old[4], nr_old, 4);
 	delete_ids_from(e->fd[WGX_EM_GROUPS], sizeof(struct wgx_tun_group), p->nr_groups);
 	ret = remember(e, p, u, n, pids, sets, nr_sets, gen);

@@ -706,6 +706,8 @@ static void test_scale(struct wgx_enforce_fds *fds)
 	unsigned int g[1] = { 0 }, grp2[2] = { 3, 4 };
 	struct timespec t0;
 	double t_apply, t_again, t_one, t_new, t_compile, t_big;
+	const char *strict = getenv("WGXDP_STRICT_TIMING");
+	double slack = strict && !strcmp(strict, "1") ? 1 : 5;
 	int ret;
 
 	if (open_fds(fds, &e))
@@ -747,10 +749,15 @@ static void test_scale(struct wgx_enforce_fds *fds)
 	printf("test_enforce: 100000 users, 1000 groups of 100 prefixes: apply %.2f s, again "
 	       "%.2f s; one user %.2f ms, one user with a new set %.2f ms\n", t_apply, t_again,
 	       t_one * 1e3, t_new * 1e3);
-	CHECK(t_apply < 2 && t_again < 2, "100000 users: expected < 2 s");
-	CHECK(t_one < 0.01, "one user: expected < 10 ms");
-	/* a new set waits for one RCU grace period (inserting into a map of maps) */
-	CHECK(t_new < 0.05, "one user with a new set: expected < 50 ms");
+	/*
+	 * The targets: whole policy < 2 s, one user < 10 ms (a new set waits for one RCU grace
+	 * period: inserting into a map of maps). On a loaded machine only with
+	 * WGXDP_STRICT_TIMING=1; else 5 times that, which only an O(n^2) path misses.
+	 */
+	CHECK(t_apply < 2 * slack && t_again < 2 * slack, "100000 users: expected < %.0f s",
+	      2 * slack);
+	CHECK(t_one < 0.01 * slack, "one user: expected < %.0f ms", 10 * slack);
+	CHECK(t_new < 0.05 * slack, "one user with a new set: expected < %.0f ms", 50 * slack);
 
 	/* 100,000 prefixes in one group */
 	q = big_policy(1, 100000, 10);
@@ -768,8 +775,8 @@ static void test_scale(struct wgx_enforce_fds *fds)
 	CHECK(ret == 0, "100000 prefixes: apply %d: %s: %s", ret, err.where, err.why);
 	printf("test_enforce: 100000 prefixes in one group: compile %.3f s, apply %.2f s\n",
 	       t_compile, t_big);
-	CHECK(t_compile < 0.5 && t_big < 2, "100000 prefixes: expected compile < 0.5 s, "
-	      "apply < 2 s");
+	CHECK(t_compile < 0.5 * slack && t_big < 2 * slack, "100000 prefixes: expected compile "
+	      "< %.1f s, apply < %.0f s", 0.5 * slack, 2 * slack);
 out:
 	wgx_enforce_close(e);
 	big_free(p);
