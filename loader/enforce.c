@@ -403,10 +403,28 @@ static int outer_ops(struct outer_op *ops)
 	return ret;
 }
 
+/* Doubles the arrays *k and *v of *cap keys and values (4096 at first). 0 or -ENOMEM. */
+static int grow(char **k, char **v, size_t *cap, size_t ksz, size_t vsz)
+{
+	size_t n = *cap ? 2 * *cap : 4096;
+	char *nk, *nv;
+
+	nk = realloc(*k, n * ksz);
+	if (nk)
+		*k = nk;
+	nv = realloc(*v, n * vsz);
+	if (nv)
+		*v = nv;
+	if (!nk || !nv)
+		return -ENOMEM;
+	*cap = n;
+	return 0;
+}
+
 /* Every element of fd into *keys, *vals (malloc'ed, *n of them). */
 static int read_all(int fd, size_t ksz, size_t vsz, void **keys, void **vals, size_t *n)
 {
-	char in[64], outb[64], *k = NULL, *v = NULL, *nk, *nv;
+	char in[64], outb[64], *k = NULL, *v = NULL;
 	size_t cap = 0, got = 0;
 	uint32_t count;
 	bool first = true;
@@ -415,18 +433,9 @@ static int read_all(int fd, size_t ksz, size_t vsz, void **keys, void **vals, si
 	*keys = *vals = NULL;
 	*n = 0;
 	for (;;) {
-		if (cap - got < 1024) {
-			cap = cap ? 2 * cap : 4096;
-			nk = realloc(k, cap * ksz);
-			if (nk)
-				k = nk;
-			nv = realloc(v, cap * vsz);
-			if (nv)
-				v = nv;
-			if (!nk || !nv) {
-				ret = -ENOMEM;
-				goto fail;
-			}
+		if (cap - got < 1024 && grow(&k, &v, &cap, ksz, vsz)) {
+			ret = -ENOMEM;
+			goto fail;
 		}
 		count = 1024;
 		ret = bpf_map_lookup_batch(fd, first ? NULL : in, outb, k + got * ksz,
@@ -449,18 +458,9 @@ by_key:
 	got = 0;
 	for (ret = bpf_map_get_next_key(fd, NULL, in); !ret;
 	     ret = bpf_map_get_next_key(fd, in, in)) {
-		if (got == cap) {
-			cap *= 2;
-			nk = realloc(k, cap * ksz);
-			if (nk)
-				k = nk;
-			nv = realloc(v, cap * vsz);
-			if (nv)
-				v = nv;
-			if (!nk || !nv) {
-				ret = -ENOMEM;
-				goto fail;
-			}
+		if (got == cap && grow(&k, &v, &cap, ksz, vsz)) {
+			ret = -ENOMEM;
+			goto fail;
 		}
 		if (bpf_map_lookup_elem(fd, in, v + got * vsz))
 			continue;	/* deleted meanwhile */
