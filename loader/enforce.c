@@ -107,7 +107,8 @@ static int create_inner(uint8_t family)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
 
-	return bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, family == 4 ? "wgx_tun_trie4" : "wgx_tun_trie6",
+	return bpf_map_create(BPF_MAP_TYPE_LPM_TRIE,
+			      family == 4 ? "wgx_tun_trie4" : "wgx_tun_trie6",
 			      family == 4 ? sizeof(struct wgx_lpm4) : sizeof(struct wgx_lpm6),
 			      sizeof(struct wgx_tun_rules), WGX_TUN_MAX_PREFIXES, &o);
 }
@@ -717,9 +718,9 @@ static int install_sets(struct wgx_enforce *e, const struct wgx_policy *p,
 				if (ops[t].n && ops[t].ret)
 					seterr(err, wgx_enforce_map_names[trie_maps[t]],
 					       "inserting the inner tries: %s%s", strerror(-ret),
-					       ret == -EINVAL ? " (are the inner maps LPM tries with "
-					       "BPF_F_NO_PREALLOC and WGX_TUN_MAX_PREFIXES entries?)" :
-					       "");
+					       ret == -EINVAL ? " (are the inner maps LPM "
+					       "tries with BPF_F_NO_PREALLOC and "
+					       "WGX_TUN_MAX_PREFIXES entries?)" : "");
 		}
 		for (t = 0; t < 4; t++)
 			for (i = 0; i < nr[t]; i++)
@@ -1728,7 +1729,8 @@ static int find_who(struct wgx_enforce *e, const char *who, struct wgx_tun_user 
 
 	if (!wgx_prefix_parse(who, &a) && is_host(&a)) {
 		addr_key(&a, key);
-		if (!bpf_map_lookup_elem(e->fd[a.family == 4 ? WGX_EM_ADDR4 : WGX_EM_ADDR6], key, v))
+		m = a.family == 4 ? WGX_EM_ADDR4 : WGX_EM_ADDR6;
+		if (!bpf_map_lookup_elem(e->fd[m], key, v))
 			return 0;
 		lpm_key(&a, key);	/* the exact entries first, then the wider ones */
 		if (!bpf_map_lookup_elem(e->fd[a.family == 4 ? WGX_EM_NET4 : WGX_EM_NET6], key, v))

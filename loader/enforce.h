@@ -209,7 +209,7 @@ struct wgx_enforce_set_info {
 	uint32_t policy_id;
 	struct wgx_tun_pset pset;
 	unsigned int nr_users;
-	uint32_t entries[4];		/* trie entries: allow 4, allow 6, inbound 4, inbound 6 */
+	uint32_t entries[4];		/* trie entries: allow 4, 6, inbound 4, 6 */
 	bool present[4];		/* whether that trie exists */
 };
 

@@ -149,8 +149,9 @@ int wgx_enforce_rules_match(const struct wgx_tun_rules *r, uint8_t proto, uint16
 	for (i = 0; i < r->nr && i < WGX_TUN_MAX_RULES; i++) {
 		const struct wgx_tun_rule *x = &r->rule[i];
 
-		if ((!x->proto || x->proto == proto) &&
-		    ((x->flags & WGX_RULE_F_ANY_PORT) || (x->port_lo <= port && port <= x->port_hi)))
+		if (x->proto && x->proto != proto)
+			continue;
+		if ((x->flags & WGX_RULE_F_ANY_PORT) || (x->port_lo <= port && port <= x->port_hi))
 			return i;
 	}
 	return -1;
@@ -229,7 +230,8 @@ int wgx_enforce_compile(const struct wgx_policy *p, const unsigned int *group_id
 			wgx_prefix_format(refs[i].p, pfx, sizeof(pfx));
 			group_list(p, buf + cap, k, groups, sizeof(groups));
 			snprintf(err->where, sizeof(err->where), "groups.%s.%s[%u]",
-				 p->groups[refs[i].rule.group_id].name, inbound ? "inbound" : "allow",
+				 p->groups[refs[i].rule.group_id].name,
+				 inbound ? "inbound" : "allow",
 				 refs[i].rule.rule_idx);
 			snprintf(err->why, sizeof(err->why), "%s: %u rules (of groups %s) apply to "
 				 "it with the prefixes covering it, more than %u in one entry",

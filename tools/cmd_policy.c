@@ -42,9 +42,9 @@ const char wgx_policy_usage[] =
 	"tcp); PORT: the destination port (for --inbound the user's). Prints the group and rule\n"
 	"that allow it, or why it is denied; exits 0 allowed, 1 denied.\n"
 	"\n"
-	"  --json          one JSON object on stdout instead; check: {\"file\", \"ok\", \"groups\",\n"
-	"                  \"users\"} or {\"file\", \"ok\": false, \"problems\": [{\"where\",\n"
-	"                  \"why\"}], \"nr_problems\"}\n"
+	"  --json          one JSON object on stdout instead; check: {\"file\", \"ok\",\n"
+	"                  \"groups\", \"users\"} or {\"file\", \"ok\": false, \"problems\":\n"
+	"                  [{\"where\", \"why\"}], \"nr_problems\"}\n"
 	"  --pin-dir DIR   the bpffs directory (default $WGXDP_PIN_DIR or /sys/fs/bpf/wgxdp)\n"
 	"  --inbound       explain a connection opened by the remote side\n"
 	"  -h, --help      this text\n"
@@ -189,8 +189,8 @@ static int show(const char *pin_dir, bool json)
 				json_array_append_new(a, json_string(buf));
 			}
 			key_b64(ui->name.public_key, b64);
-			json_array_append_new(arr, json_pack("{s:I, s:s%, s:s, s:o, s:I}", "user_id",
-				(json_int_t)ui->user_id, "name", ui->name.user,
+			json_array_append_new(arr, json_pack("{s:I, s:s%, s:s, s:o, s:I}",
+				"user_id", (json_int_t)ui->user_id, "name", ui->name.user,
 				strnlen(ui->name.user, sizeof(ui->name.user)), "public_key", b64,
 				"addresses", a, "policy_id", (json_int_t)ui->policy_id));
 		}
@@ -253,7 +253,7 @@ static int explain(const char *pin_dir, char **args, int nr, bool inbound, bool 
 	struct wgx_enforce *e;
 	uint8_t proto = IPPROTO_TCP;
 	const struct wgx_tun_rule *r;
-	char pfx[64], pb[8], ports[16];
+	char pfx[64], pb[8], rb[8], ports[16];
 	json_t *o;
 	size_t i;
 	int ret;
@@ -276,8 +276,8 @@ static int explain(const char *pin_dir, char **args, int nr, bool inbound, bool 
 		} else if (!wgx_parse_ulong(args[2], 1, 255, &pr)) {
 			proto = pr;
 		} else {
-			wgx_err("policy", "explain: %s: not a protocol (tcp, udp, sctp, icmp, icmpv6 "
-				"or 1-255)", args[2]);
+			wgx_err("policy", "explain: %s: not a protocol (tcp, udp, sctp, icmp, "
+				"icmpv6 or 1-255)", args[2]);
 			return 2;
 		}
 	}
@@ -304,7 +304,8 @@ static int explain(const char *pin_dir, char **args, int nr, bool inbound, bool 
 	wgx_prefix_format(&x.entry, pfx, sizeof(pfx));
 	if (json) {
 		o = json_pack("{s:s, s:s, s:s, s:I, s:b, s:b, s:s, s:s}", "who", args[0],
-			      "destination", args[1], "proto", wgx_proto_name(proto, pb, sizeof(pb)),
+			      "destination", args[1], "proto", wgx_proto_name(proto, pb,
+									     sizeof(pb)),
 			      "port", (json_int_t)port, "inbound", inbound, "allowed",
 			      x.verdict == WGX_EX_ALLOWED, "verdict", verdict_names[x.verdict],
 			      "why", x.why);
@@ -318,13 +319,15 @@ static int explain(const char *pin_dir, char **args, int nr, bool inbound, bool 
 		if (r)
 			json_object_set_new(o, "rule", json_pack("{s:s, s:I, s:s, s:s}", "group",
 					    x.group, "rule_idx", (json_int_t)r->rule_idx, "proto",
-					    wgx_proto_name(r->proto, pb, sizeof(pb)), "ports", ports));
+					    wgx_proto_name(r->proto, rb, sizeof(rb)), "ports",
+					    ports));
 		print_json(o);
 	} else if (r) {
 		printf("allowed: %s (user %u) -> %s %s/%lu: group %s %s[%u] (%s, proto %s, "
-		       "ports %s)\n", x.user, x.user_id, args[1], wgx_proto_name(proto, pb, sizeof(pb)),
-		       port, x.group, inbound ? "inbound" : "allow", r->rule_idx, pfx,
-		       wgx_proto_name(r->proto, pb, sizeof(pb)), ports);
+		       "ports %s)\n", x.user, x.user_id, args[1],
+		       wgx_proto_name(proto, pb, sizeof(pb)), port, x.group,
+		       inbound ? "inbound" : "allow", r->rule_idx, pfx,
+		       wgx_proto_name(r->proto, rb, sizeof(rb)), ports);
 	} else {
 		printf("%s\n", x.why);
 	}

@@ -29,9 +29,11 @@
 /* Groups 0..4: nested and overlapping prefixes, both families, inbound rules. */
 #define GROUPS \
 	"\"wide\": {\"allow\": [\"10.0.0.0/8\"]}," \
-	"\"ssh\": {\"allow\": [{\"cidr\": \"10.1.2.3/32\", \"proto\": \"tcp\", \"ports\": \"22\"}," \
+	"\"ssh\": {\"allow\": [" \
+	"  {\"cidr\": \"10.1.2.3/32\", \"proto\": \"tcp\", \"ports\": \"22\"}," \
 	"  {\"cidr\": \"10.1.0.0/16\", \"proto\": \"udp\", \"ports\": \"53\"}]}," \
-	"\"web\": {\"allow\": [{\"cidr\": \"10.1.0.0/16\", \"proto\": \"tcp\", \"ports\": \"80-443\"}," \
+	"\"web\": {\"allow\": [" \
+	"  {\"cidr\": \"10.1.0.0/16\", \"proto\": \"tcp\", \"ports\": \"80-443\"}," \
 	"  {\"cidr\": \"0.0.0.0/0\", \"proto\": \"icmp\"}," \
 	"  {\"cidr\": \"fd00::/16\", \"proto\": \"icmpv6\"}," \
 	"  {\"cidr\": \"fd00:1::/32\", \"proto\": \"tcp\", \"ports\": \"1-1024\"}," \
@@ -140,7 +142,9 @@ static void test_compile(void)
 	static const struct entry_case ws4[] = {
 		{ "10.0.0.0/8", 1 }, { "10.1.0.0/16", 1 }, { "10.1.2.3/32", 1 },
 	};
-	static const struct entry_case in4[] = { { "198.51.100.7/32", 1 }, { "203.0.113.0/24", 1 } };
+	static const struct entry_case in4[] = {
+		{ "198.51.100.7/32", 1 }, { "203.0.113.0/24", 1 },
+	};
 	struct wgx_policy *p = load(policy1);
 	struct wgx_policy_err err = {};
 	struct wgx_enforce_trie t;
@@ -177,7 +181,8 @@ static void test_compile(void)
 	check_trie(&t, ws4, 3, "wide+ssh 4");
 	if (t.nr == 3)
 		CHECK(t.entries[2].rules.rule[0].group_id == set[0] &&
-		      t.entries[2].rules.rule[0].proto == 0, "10.1.2.3/32: expected wide's any rule");
+		      t.entries[2].rules.rule[0].proto == 0,
+		      "10.1.2.3/32: expected wide's any rule");
 	wgx_enforce_trie_free(&t);
 	/* no IPv6 rule: no IPv6 entry at all */
 	ret = wgx_enforce_compile(p, set, 2, 6, false, &t, &err);
@@ -227,7 +232,9 @@ static bool reference(const struct wgx_policy *p, const struct wgx_user *u,
 				continue;
 			if (x->proto && x->proto != proto)
 				continue;
-			if ((!x->port_lo && !x->port_hi) || (x->port_lo <= port && port <= x->port_hi))
+			if (!x->port_lo && !x->port_hi)
+				return true;
+			if (x->port_lo <= port && port <= x->port_hi)
 				return true;
 		}
 	}
@@ -343,8 +350,8 @@ static void run_explain(struct wgx_enforce *e, const struct wgx_policy *p,
 		if (c->v == WGX_EX_ALLOWED)
 			CHECK(!strcmp(x.group, c->group) &&
 			      x.rules.rule[x.rule].rule_idx == c->rule_idx,
-			      "%s: %s -> %s: expected %s rule %u, got %s rule %u (%s)", what, c->who,
-			      c->addr, c->group, c->rule_idx, x.group,
+			      "%s: %s -> %s: expected %s rule %u, got %s rule %u (%s)", what,
+			      c->who, c->addr, c->group, c->rule_idx, x.group,
 			      x.rules.rule[x.rule].rule_idx, x.why);
 	}
 }

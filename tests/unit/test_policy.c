@@ -269,8 +269,8 @@ static void test_inbound(void)
 	if (!CHECK(ret == 0, "inbound policy: expected 0, got %d: %s: %s", ret, err.where, err.why))
 		return;
 	g = &p->groups[0];
-	CHECK(g->nr_allow == 1 && g->nr_inbound == 2, "srv: expected 1 allow, 2 inbound, got %u, %u",
-	      g->nr_allow, g->nr_inbound);
+	CHECK(g->nr_allow == 1 && g->nr_inbound == 2,
+	      "srv: expected 1 allow, 2 inbound, got %u, %u", g->nr_allow, g->nr_inbound);
 	check_prefix(&g->inbound[0], "192.0.2.0/24", "inbound[0]");
 	check_prefix(&g->inbound[1], "2001:db8::/32", "inbound[1]");
 	CHECK(g->inbound[1].proto == IPPROTO_TCP && g->inbound[1].port_lo == 443 &&
