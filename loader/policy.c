@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "loader/policy.h"
+#include "maps/wgxdp.h"
 #include "loader/wipe.h"
 
 /* ---- errors ---- */
@@ -298,12 +299,33 @@ static int parse_allow(struct ctx *c, const char *where, json_t *j, struct wgx_p
 	return ret;
 }
 
+/* The rule list key ("allow" or "inbound") of a group at where into *out, *nr. */
+static int parse_rules(struct ctx *c, const char *where, const char *key, json_t *arr,
+		       struct wgx_prefix **out, unsigned int *nr)
+{
+	char w[192];
+	json_t *v;
+	size_t i;
+	int bad = 0;
+
+	*out = calloc(json_array_size(arr) + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		strfmt(w, sizeof(w), "%s.%s[%zu]", where, key, i);
+		if (parse_allow(c, w, v, &(*out)[*nr]))
+			bad = -EINVAL;
+		else
+			(*nr)++;
+	}
+	return bad;
+}
+
 static int parse_group(struct ctx *c, const char *name, json_t *j, struct wgx_group *g)
 {
-	static const char *const fields[] = { "allow", NULL };
-	char where[160], w[192];
-	json_t *allow, *v;
-	size_t i;
+	static const char *const fields[] = { "allow", "inbound", NULL };
+	char where[160];
+	json_t *allow, *inbound;
 	int ret, bad = 0;
 
 	strfmt(where, sizeof(where), "groups.%s", name);
@@ -322,15 +344,18 @@ static int parse_group(struct ctx *c, const char *name, json_t *j, struct wgx_gr
 	allow = json_object_get(j, "allow");
 	if (!json_is_array(allow))
 		return fail(c, where, allow ? "\"allow\" must be an array" : "missing \"allow\"");
-	g->allow = calloc(json_array_size(allow) + 1, sizeof(*g->allow));
-	if (!g->allow)
-		return -ENOMEM;
-	json_array_foreach(allow, i, v) {
-		strfmt(w, sizeof(w), "%s.allow[%zu]", where, i);
-		if (parse_allow(c, w, v, &g->allow[g->nr_allow]))
-			bad = -EINVAL;
-		else
-			g->nr_allow++;
+	inbound = json_object_get(j, "inbound");
+	if (inbound && !json_is_array(inbound))
+		return fail(c, where, "\"inbound\" must be an array");
+	ret = parse_rules(c, where, "allow", allow, &g->allow, &g->nr_allow);
+	if (ret == -ENOMEM)
+		return ret;
+	bad |= ret;
+	if (inbound) {
+		ret = parse_rules(c, where, "inbound", inbound, &g->inbound, &g->nr_inbound);
+		if (ret == -ENOMEM)
+			return ret;
+		bad |= ret;
 	}
 	return bad;
 }
@@ -498,6 +523,9 @@ static int parse_user(struct ctx *c, const char *where, json_t *j, const struct 
 	if (v && !json_is_array(v)) {
 		bad = fail(c, W("groups"), "expected an array of group names, got %s",
 			   json_kind(v));
+	} else if (v && json_array_size(v) > WGX_TUN_MAX_USER_GROUPS) {
+		bad = fail(c, W("groups"), "%zu groups, more than %u (the tunnel's limit per user)",
+			   json_array_size(v), WGX_TUN_MAX_USER_GROUPS);
 	} else if (v && json_array_size(v)) {
 		u->groups = calloc(json_array_size(v), sizeof(*u->groups));
 		u->group_names = keep_names ? calloc(json_array_size(v), sizeof(char *)) : NULL;
@@ -810,6 +838,7 @@ void wgx_policy_free(struct wgx_policy *p)
 	for (i = 0; i < p->nr_groups; i++) {
 		free(p->groups[i].name);
 		free(p->groups[i].allow);
+		free(p->groups[i].inbound);
 	}
 	free(p->groups);
 	for (i = 0; i < p->nr_users; i++)

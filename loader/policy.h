@@ -31,10 +31,17 @@ struct wgx_prefix {
 #define WGX_USER_NAME_MAX	47
 #define WGX_GROUP_NAME_MAX	63
 
+/*
+ * allow: destinations the group's users may open connections to (port: the destination's).
+ * inbound: remote sources allowed to open connections to the group's users (port: the
+ * user's destination port). Both in file order: a rule's index is its rule_idx.
+ */
 struct wgx_group {
 	char *name;
 	struct wgx_prefix *allow;
 	unsigned int nr_allow;
+	struct wgx_prefix *inbound;
+	unsigned int nr_inbound;
 };
 
 struct wgx_user {
@@ -44,7 +51,7 @@ struct wgx_user {
 	uint8_t psk[WG_KEY_LEN];
 	struct wgx_prefix *addresses;	/* tunnel addresses: the peer's allowed IPs */
 	unsigned int nr_addresses;
-	unsigned int *groups;		/* indexes into policy->groups */
+	unsigned int *groups;		/* indexes into policy->groups (at most 31) */
 	unsigned int nr_groups;
 	char **group_names;		/* for a user from the peer API: names, resolved late */
 	time_t expires;			/* 0 = never */

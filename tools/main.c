@@ -70,7 +70,8 @@ static const struct wgx_cmd cmds[] = {
 	  "wgxdp peers [--json] [--wg IFACE] [--pin-dir DIR]\n"
 	  "  User, key, endpoint, last handshake, rx/tx bytes, installed since and what would\n"
 	  "  remove each peer; then what the daemon did with the initiations it read.\n" },
-	{ "policy", cmd_policy, "check a policy file", wgx_policy_usage },
+	{ "policy", cmd_policy, "check a policy file; show, explain what the tunnel enforces",
+	  wgx_policy_usage },
 };
 
 #define NR_CMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -239,7 +239,46 @@ static const struct bad_case {
 	{ "unknown group field", "{\"groups\": {\"dev\": {\"allow\": [], \"deny\": []}}}",
 	  "groups.dev", "unknown field \"deny\"" },
 	{ "group without allow", "{\"groups\": {\"dev\": {}}}", "groups.dev", "missing \"allow\"" },
+	{ "inbound not an array", "{\"groups\": {\"dev\": {\"allow\": [], \"inbound\": {}}}}",
+	  "groups.dev", "\"inbound\" must be an array" },
+	{ "inbound host bits", "{\"groups\": {\"dev\": {\"allow\": [], "
+	  "\"inbound\": [\"10.0.0.1/8\"]}}}", "groups.dev.inbound[0]", "host bits set" },
+	{ "inbound ports without proto", "{\"groups\": {\"dev\": {\"allow\": [], "
+	  "\"inbound\": [{\"cidr\": \"::/0\", \"ports\": \"22\"}]}}}",
+	  "groups.dev.inbound[0].ports", "need \"proto\"" },
+	{ "32 groups for one user", "{\"users\": [{\"name\": \"a\", \"public_key\": \"" KA "\", "
+	  "\"addresses\": [\"10.0.0.1/32\"], \"groups\": [\"g\", \"g\", \"g\", \"g\", \"g\", "
+	  "\"g\", \"g\", \"g\", \"g\", \"g\", \"g\", \"g\", \"g\", \"g\", \"g\", \"g\", \"g\", "
+	  "\"g\", \"g\", \"g\", \"g\", \"g\", \"g\", \"g\", \"g\", \"g\", \"g\", \"g\", \"g\", "
+	  "\"g\", \"g\", \"g\"]}]}", "users[0].groups", "32 groups, more than 31" },
 };
+
+/* "inbound": the same rules as "allow", kept apart, in file order. */
+static void test_inbound(void)
+{
+	static const char json[] =
+		"{\"groups\": {\"srv\": {\"allow\": [\"10.0.0.0/8\"], \"inbound\": "
+		"[\"192.0.2.0/24\", {\"cidr\": \"2001:db8::/32\", \"proto\": \"tcp\", "
+		"\"ports\": \"443\"}]}, \"plain\": {\"allow\": []}}}";
+	struct wgx_policy_err err = {};
+	struct wgx_policy *p = NULL;
+	const struct wgx_group *g;
+	int ret;
+
+	ret = wgx_policy_load_string(json, &p, &err);
+	if (!CHECK(ret == 0, "inbound policy: expected 0, got %d: %s: %s", ret, err.where, err.why))
+		return;
+	g = &p->groups[0];
+	CHECK(g->nr_allow == 1 && g->nr_inbound == 2,
+	      "srv: expected 1 allow, 2 inbound, got %u, %u", g->nr_allow, g->nr_inbound);
+	check_prefix(&g->inbound[0], "192.0.2.0/24", "inbound[0]");
+	check_prefix(&g->inbound[1], "2001:db8::/32", "inbound[1]");
+	CHECK(g->inbound[1].proto == IPPROTO_TCP && g->inbound[1].port_lo == 443 &&
+	      g->inbound[1].port_hi == 443, "inbound[1]: expected tcp/443");
+	CHECK(p->groups[1].nr_inbound == 0 && !p->groups[1].inbound,
+	      "plain: expected no inbound rules");
+	wgx_policy_free(p);
+}
 
 static void test_bad(void)
 {
@@ -763,6 +802,7 @@ int main(void)
 	test_prefix();
 	test_good();
 	test_bad();
+	test_inbound();
 	test_many_errors();
 	test_file();
 	test_user_from_json();
