@@ -51,7 +51,7 @@ if command -v setpriv >/dev/null; then
 fi
 
 # A driver without native XDP (a bridge) gets the hint, and skb mode works on it.
-modprobe -q bridge 2>/dev/null	# the VM's guest does not autoload modules
+modprobe -q bridge 2>/dev/null	# the kernel loads it on demand too; explicit is clearer
 lab_nsenter b ip link add br0 type bridge || lab_fail "cannot create a bridge"
 lab_nsenter b ip link set br0 up
 expect_err "no native XDP" 1 "no native XDP: try --mode skb" wgx b attach br0

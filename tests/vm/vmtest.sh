@@ -82,8 +82,9 @@ write_run() {
 	local run=$1 v
 	{
 		echo '#!/bin/bash'
-		# The system's tools, not a developer's PATH (pyenv shims and the like need $HOME).
-		echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+		# The system's tools, not a developer's PATH (pyenv shims and the like need $HOME);
+		# first the modprobe of the unpacked kernel's modules (tests/vm/init).
+		echo 'export PATH=/run/wgxdp-vm/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 		echo 'export HOME=/tmp TERM=dumb LANG=C.UTF-8 WG_COLOR_MODE=never WGXDP_TIER=vm'
 		for v in $(compgen -e); do
 			case $v in
@@ -145,7 +146,7 @@ for k in $kernels; do
 		-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$initrd" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$repo,mount_tag=repo,security_model=none,multidevs=remap" \
-		-append "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off wgxdp_repo=$repo wgxdp_kmods=$kdir/lib/modules wgxdp_run=$run" \
+		-append "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off wgxdp_repo=$repo wgxdp_kroot=$kdir wgxdp_run=$run" \
 		</dev/null 2>&1 |
 		while IFS= read -r line || [ -n "$line" ]; do
 			line=${line//$'\r'/}
