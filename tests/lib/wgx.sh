@@ -14,6 +14,26 @@ wgx_init() {
 	lab_require python3
 	export WGXDP_PIN_DIR=/sys/fs/bpf/wgxdp-$LAB_ID
 	lab_defer rm -rf "$WGXDP_PIN_DIR"
+	lab_on_fail _wgx_report
+}
+
+# wgxdp's part of a failure report (lab_on_fail): the daemon's peers in its namespace, and
+# the uplink's state and counters in each namespace with an interface attached.
+_wgx_report() {
+	local ns ifs
+	[ -d "$WGXDP_PIN_DIR" ] || { echo "---- no pin directory $WGXDP_PIN_DIR"; return 0; }
+	if [ -n "${WGX_DAEMON_NS:-}" ]; then
+		echo "---- wgxdp peers (namespace $WGX_DAEMON_NS; daemon pid ${DAEMON:-?}$(kill -0 "${DAEMON:-0}" 2>/dev/null || echo ', not running'))"
+		wgx "$WGX_DAEMON_NS" peers 2>&1 | head -n 60
+		wgx "$WGX_DAEMON_NS" peers --json 2>&1 |
+			python3 -c 'import json,sys; print("daemon:", json.load(sys.stdin)["daemon"])' 2>&1
+	fi
+	for ns in $(lab_netns_names); do
+		ifs=$(lab_nsenter "$ns" ip -o link show 2>/dev/null | grep -c ' prog/xdp\| xdp')
+		[ "$ifs" -gt 0 ] || continue
+		echo "---- wgxdp status (namespace $ns)"
+		wgx "$ns" status 2>&1 | head -n 60
+	done
 }
 
 wgx() {
@@ -57,6 +77,7 @@ wgx_daemon() {
 	shift
 	lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path "$ns")" "$WGXDP" run "$@"
 	DAEMON=$LAB_PID
+	WGX_DAEMON_NS=$ns
 	for _ in $(seq 100); do grep -q "public key" "$LAB_TMP/run.log" && return 0; sleep 0.1; done
 	cat "$LAB_TMP/run.log" >&2
 	lab_fail "wgxdp run $* did not start"
