@@ -5,13 +5,8 @@
 # served by a small server the test starts on loopback in the gateway's namespace. A user the
 # API knows gets in on the first attempt; an unknown key gets no peer, and its repeats cost no
 # further API call (negative cache); a disabled user gets nothing.
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
-lab_require ping
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx ping
 
 lab_netns gw
 for c in a b x; do lab_netns "c$c"; lab_veth "c$c" "c${c}u" gw "g${c}u"; done

@@ -5,13 +5,8 @@
 # configured another responder key (mac1 fails), random bytes (mac1 fails), a message with a
 # valid mac1 whose encrypted static does not open (not for us), and a flood from one source
 # (throttled before any X25519). A known client still gets in afterwards.
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
-lab_require ping
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx ping
 
 lab_netns gw
 lab_netns c1

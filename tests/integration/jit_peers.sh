@@ -8,13 +8,8 @@
 # never touched; kill -9 and restart lose nothing; a reload that removes a user removes the
 # peer; a broken reload keeps the old policy; a user's preshared key is installed; a user who
 # expires loses the peer.
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
-lab_require ping
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx ping
 
 IDLE=30
 lab_netns gw

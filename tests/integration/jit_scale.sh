@@ -8,13 +8,8 @@
 # must get in within 30 s, and how many made the first window is reported. All clients share
 # one source address, as behind a carrier-grade NAT, so the daemon's per-source limit is raised
 # for this test (--rate).
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
-lab_require ping
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx ping
 N=${JIT_CLIENTS:-200}
 # each wireguard-go takes two inotify instances (UAPI socket, TUN): 128 by default
 old=$(sysctl -n fs.inotify.max_user_instances)

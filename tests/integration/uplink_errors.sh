@@ -4,12 +4,8 @@
 # Errors say what and why in one line, exit non-zero and leave no half-attached state:
 # unknown interface, missing privileges, a pin directory not on bpffs, a driver without
 # native XDP, bad arguments. Also: skb mode and mode changes, and concurrent invocations.
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx
 
 # expect_err WHAT EXIT PATTERN CMD...: CMD fails with EXIT and one stderr line matching PATTERN
 expect_err() {

@@ -6,13 +6,8 @@
 # libxdp's dispatcher, and xdp-filter keeps working before and after our detach. Where it
 # does not (the host's kernel refuses BPF trampolines), libxdp falls back to a single program:
 # attach must still work and `status` must say so.
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
-lab_require xdp-filter xdp-loader
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx xdp-filter xdp-loader
 
 lab_netns a
 lab_netns b

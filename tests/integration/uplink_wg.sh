@@ -5,13 +5,8 @@
 # host, the kernel's in the VM): handshakes over IPv4 and IPv6 and traffic are counted by
 # class, `wgxdp events` prints each initiation with the right addresses, malformed packets to
 # the port are dropped and counted, re-attach keeps the counters, detach leaves nothing.
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
-lab_require ping
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx ping
 
 lab_netns gw
 lab_netns c1

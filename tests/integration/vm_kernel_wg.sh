@@ -6,11 +6,8 @@
 # a handshake, v4 and v6 pings through the tunnel, and the program's counters afterwards.
 #   client (ns a): ua 10.99.0.1, fd00:99::1    tunnel 10.100.0.1, fd00:100::1
 #   gateway (ns b): ub 10.99.0.2, fd00:99::2   tunnel 10.100.0.2, fd00:100::2, port 51820
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-lab_init
-lab_require wg ping python3
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" strict wg ping python3
 WGXDP=${WGXDP:-$PWD/build/wgxdp}
 port=51820
 start=$(date +%s.%N)
