@@ -42,8 +42,8 @@ fi
 
 # The first ping starts the handshake; it may be lost while the handshake runs.
 lab_nsenter a ping -q -c 1 -W 5 10.100.0.2 >/dev/null || true
-lab_wait_handshake a "$wga" "$pb" 10 || lab_fail "no handshake from a to b"
-lab_wait_handshake b "$wgb" "$pa" 5 || lab_fail "b saw no handshake from a"
+lab_wait_handshake a "$wga" "$pb" 60 || lab_fail "no handshake from a to b"
+lab_wait_handshake b "$wgb" "$pa" 30 || lab_fail "b saw no handshake from a"
 echo "handshake ok"
 lab_ping a 10.100.0.2 5 || lab_fail "v4 ping through the tunnel"
 lab_ping a fd00:100::2 5 || lab_fail "v6 ping through the tunnel"

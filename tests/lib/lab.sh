@@ -14,6 +14,7 @@
 #   lab_wait_handshake a "${LAB_ID}a" "$p" 10 || lab_fail "no handshake"
 #   lab_nsenter a ping -c1 10.1.0.2               run in a namespace, bpffs pins still visible
 #   lab_spawn CMD...; lab_reap "$LAB_PID"         background processes
+#   lab_wait_until 30 CMD... || lab_fail "..."    poll CMD until it succeeds (bound in seconds)
 #   lab_defer CMD...                              run CMD at cleanup (last deferred runs first)
 #   lab_on_fail CMD...                            run CMD first at cleanup when the exit status
 #                                                 is a failure (not 0, not 77): a report
@@ -200,14 +201,11 @@ _lab_wg_go() {
 		nsenter --net="$(lab_ns_path "$ns")" \
 		env WG_PROCESS_FOREGROUND=1 WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
 		wireguard-go "$ifname"
-	for ((i = 0; i < 100; i++)); do
-		[ -S "$sock" ] && return 0
-		kill -0 "$LAB_PID" 2>/dev/null || break
-		sleep 0.1
-	done
+	lab_wait_until 60 _lab_wg_go_up "$sock" && [ -S "$sock" ] && return 0
 	cat "$LAB_TMP/wireguard-go-$ifname.log" >&2
-	lab_fail "wireguard-go $ifname did not open $sock"
+	lab_fail "wireguard-go $ifname did not open $sock (within 60 s)"
 }
+_lab_wg_go_up() { [ -S "$1" ] || ! kill -0 "$LAB_PID" 2>/dev/null; }
 
 # lab_wg NS IFNAME PRIVKEY LISTENPORT [CIDR...]: a WireGuard interface, configured and up.
 lab_wg() {
@@ -268,6 +266,19 @@ lab_wait_handshake() {
 	return 1
 }
 
+# lab_wait_until TIMEOUT CMD...: polls CMD (every 0.2 s) until it succeeds; 1 when it did not
+# within TIMEOUT seconds. Wait for the expected state with a generous bound rather than sleep
+# for as long as a step is guessed to take: the VM tier runs under software emulation, beside
+# other work.
+lab_wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.2
+	done
+}
+
 # lab_spawn [--log FILE] CMD...: starts CMD in the background; its pid in LAB_PID, killed and
 # reaped at cleanup.
 lab_spawn() {
@@ -289,7 +300,8 @@ lab_reap() {
 	return "$rc"
 }
 
-# lab_ping NS ADDR [COUNT]: quick pings; fails when any is lost.
+# lab_ping NS ADDR [COUNT]: quick pings; fails when any is lost (each may take 10 s: a lost
+# one is lost, a slow one under emulation is not).
 lab_ping() {
-	lab_nsenter "$1" ping -q -c "${3:-3}" -i 0.2 -W 2 "$2" >/dev/null
+	lab_nsenter "$1" ping -q -c "${3:-3}" -i 0.2 -W 10 "$2" >/dev/null
 }

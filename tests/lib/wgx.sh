@@ -78,12 +78,38 @@ wgx_daemon() {
 	lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path "$ns")" "$WGXDP" run "$@"
 	DAEMON=$LAB_PID
 	WGX_DAEMON_NS=$ns
-	for _ in $(seq 100); do grep -q "public key" "$LAB_TMP/run.log" && return 0; sleep 0.1; done
-	cat "$LAB_TMP/run.log" >&2
-	lab_fail "wgxdp run $* did not start"
+	lab_wait_until 60 _wgx_daemon_up && grep -q "public key" "$LAB_TMP/run.log" && return 0
+	lab_fail "wgxdp run $* did not start (within 60 s)"
+}
+_wgx_daemon_up() { grep -q "public key" "$LAB_TMP/run.log" || ! kill -0 "$DAEMON" 2>/dev/null; }
+
+# wgx_first_attempt GWNS IFACE CLIENTNS ADDR: a ping from CLIENTNS to ADDR (through the
+# tunnel) is answered after exactly one handshake initiation counted by the uplink on IFACE
+# (in GWNS): the client's first attempt got in. An outcome, not a speed: the ping may take as
+# long as the machine needs (up to 20 s), but a retry (5 s later) would be a second initiation.
+# Returns 1 when no answer, 2 when answered after a retry (saying so).
+wgx_first_attempt() {
+	local ns=$1 ifname=$2 cns=$3 addr=$4 n0 n1 t0
+	n0=$(wgx_ctr "$ns" "$ifname" initiation)
+	t0=$(date +%s%N)
+	lab_nsenter "$cns" ping -c 1 -W 20 "$addr" >/dev/null || return 1
+	WGX_MS=$((($(date +%s%N) - t0) / 1000000))
+	n1=$(wgx_ctr "$ns" "$ifname" initiation)
+	[ "$n1" -eq $((n0 + 1)) ] && return 0
+	lab_log "$cns: answered in $WGX_MS ms after $((n1 - n0)) initiations on $ifname: not on its first attempt"
+	return 2
 }
 
 # wgx_stat NS FIELD: one of the daemon's counters (wgx_jit_stats) from `wgxdp peers --json`
 wgx_stat() {
 	wgx "$1" peers --json | python3 -c "import json,sys; print(json.load(sys.stdin)['daemon']['$2'])"
+}
+
+_wgx_stat_ge() { [ "$(wgx_stat "$1" "$2")" -ge "$3" ]; }
+
+# wgx_wait_stat NS FIELD MIN [WHAT]: expect_ge on the daemon's counter once it reached MIN, or
+# after 30 s: the daemon counts an event when it has handled it, a moment after the packet.
+wgx_wait_stat() {
+	lab_wait_until 30 _wgx_stat_ge "$1" "$2" "$3"
+	expect_ge "${4:-$2}" "$(wgx_stat "$1" "$2")" "$3"
 }
