@@ -193,7 +193,14 @@ _lab_wg_kernel() {
 }
 
 _lab_wg_go() {
-	local ns=$1 ifname=$2 sock=/var/run/wireguard/$2.sock i
+	lab_wg_go_start "$1" "$2"
+	lab_wg_go_wait "$2"
+}
+
+# lab_wg_go_start NS IFNAME: starts wireguard-go for IFNAME in NS (not waiting for it; many
+# start side by side, then lab_wg_go_wait for each). Unconfigured and down: lab_wg does both.
+lab_wg_go_start() {
+	local ns=$1 ifname=$2 sock=/var/run/wireguard/$2.sock
 	lab_require wireguard-go
 	[ -e "$sock" ] && lab_fail "$sock exists: WireGuard interface names must be unique (use LAB_ID)"
 	# wireguard-go refuses to run where the kernel has WireGuard unless told.
@@ -201,11 +208,15 @@ _lab_wg_go() {
 		nsenter --net="$(lab_ns_path "$ns")" \
 		env WG_PROCESS_FOREGROUND=1 WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
 		wireguard-go "$ifname"
-	lab_wait_until 60 _lab_wg_go_up "$sock" && [ -S "$sock" ] && return 0
-	cat "$LAB_TMP/wireguard-go-$ifname.log" >&2
-	lab_fail "wireguard-go $ifname did not open $sock (within 60 s)"
 }
-_lab_wg_go_up() { [ -S "$1" ] || ! kill -0 "$LAB_PID" 2>/dev/null; }
+
+# lab_wg_go_wait IFNAME: until wireguard-go's UAPI socket for IFNAME is there (60 s at most).
+lab_wg_go_wait() {
+	local sock=/var/run/wireguard/$1.sock
+	lab_wait_until 60 test -S "$sock" && return 0
+	cat "$LAB_TMP/wireguard-go-$1.log" >&2
+	lab_fail "wireguard-go $1 did not open $sock (within 60 s)"
+}
 
 # lab_wg NS IFNAME PRIVKEY LISTENPORT [CIDR...]: a WireGuard interface, configured and up.
 lab_wg() {
