@@ -115,7 +115,7 @@ trap 'rm -f "$vmdir"/*."$$".run "$vmdir"/*."$$".run.rc' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-declare -A result
+declare -A result steps
 failed=0
 for k in $kernels; do
 	log=$vmdir/$k.log
@@ -139,6 +139,7 @@ for k in $kernels; do
 	write_run "$run" "$script" "$@"
 	t1=$(now)
 	up=
+	rm -f "$vmdir/$k.steps"
 	# --foreground: QEMU stays in our process group, so Ctrl-C or killing us stops it too.
 	timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
 		-accel "$accel" -cpu "$cpu" -smp "${WGXDP_VM_SMP:-2}" -m "${WGXDP_VM_MEM:-2048}" \
@@ -152,13 +153,18 @@ for k in $kernels; do
 			line=${line//$'\r'/}
 			printf '%s\n' "$line" >>"$log"
 			case $line in
-			*WGXDP-VM-UP*) up=1; echo "vm $k: guest up in $(elapsed "$t1") s (guest uptime ${line#*WGXDP-VM-UP } s)" ;;
+			*WGXDP-VM-UP*) up=1; echo "vm $k: guest up in $(elapsed "$t1") s (guest uptime ${line#*WGXDP-VM-UP } s)"
+				echo "boot: guest up in $(elapsed "$t1") s" >>"$vmdir/$k.steps" ;;
 			WGXDP-VM-EXIT* | *'reboot: Power down') ;;
 			*) [ -n "$up" ] && printf '  %s\n' "$line" ;;
 			esac
 		done
 	qrc=${PIPESTATUS[0]}
 	secs=$(elapsed "$t1")
+	# The result line of each step the guest ran (each says how long it took), for the summary.
+	steps[$k]=$( { cat "$vmdir/$k.steps" 2>/dev/null
+		grep -aE '^(ok   |FAIL |skip )[^ ]+ \(.*s\)$|^guest-suite total' "$log"; } | sed 's/^/    /')
+	rm -f "$vmdir/$k.steps"
 	if [ -s "$run.rc" ]; then
 		rc=$(cat "$run.rc")
 	elif grep -q '^WGXDP-VM-EXIT ' "$log"; then
@@ -181,5 +187,8 @@ for k in $kernels; do
 done
 
 echo
-for k in $kernels; do echo "vm $k: ${result[$k]:-not run}"; done
+for k in $kernels; do
+	echo "vm $k: ${result[$k]:-not run}"
+	[ -n "${steps[$k]:-}" ] && printf '%s\n' "${steps[$k]}"
+done
 exit $failed
