@@ -87,7 +87,14 @@ expect_ge "throttled in a flood of 300 from one source" "$thr" $((300 - allowed)
 expect_eq "peers installed by all of that" "$(lab_nsenter gw wg show "$GW" peers | wc -l)" 0
 expect_eq "installed" "$(stat installed)" 0
 
-# The other source is not affected: a known client gets in on its first attempt.
-wgx_first_attempt gw g2u c2 100.64.0.1 || lab_fail "a known client did not get in on its first attempt after the abuse (exit $?)"
+# The other source is not affected: a known client gets in.
+# Its first attempt may get a cookie reply instead: the flood put WireGuard itself under load
+# (its own defence, for a second after its queue drains), and then the retry gets in.
+wgx_first_attempt gw g2u c2 100.64.0.1
+case $? in
+0) echo "ok: a known client got in on its first attempt after the abuse" ;;
+2) echo "ok: a known client got in after the abuse (on a retry: WireGuard under load after the flood)" ;;
+*) lab_fail "a known client did not get in after the abuse" ;;
+esac
 expect_eq "installed" "$(stat installed)" 1
 echo "jit_bad: all checks passed ($LAB_WG_IMPL WireGuard)"
