@@ -8,15 +8,7 @@
 # shellcheck source=tests/lib/prelude.sh
 . "$(dirname "$0")/../lib/prelude.sh" wgx ping
 
-lab_netns gw
-for c in a b x; do lab_netns "c$c"; lab_veth "c$c" "c${c}u" gw "g${c}u"; done
-i=1
-for c in a b x; do
-	lab_addr "c$c" "c${c}u" "10.83.$i.1/24"
-	lab_addr gw "g${c}u" "10.83.$i.2/24"
-	wgx gw attach "g${c}u" --port 51820 >/dev/null || lab_fail "attach g${c}u"
-	i=$((i + 1))
-done
+wgx_uplinks 83 a b x
 kg=$(lab_genkey); pg=$(lab_pubkey "$kg")
 GW=${LAB_ID}g
 lab_wg gw "$GW" "$kg" 51820 100.64.0.1/24

@@ -17,15 +17,7 @@
 IDLE=8		# the idle step's timeout: longer than a first ping's wait (WAIT), nothing more
 WAIT=3		# how long a client that must not get in is given
 LONG=36000	# every other daemon: no peer goes idle while the scenario runs
-lab_netns gw
-for c in a b d e x; do lab_netns "c$c"; lab_veth "c$c" "c${c}u" gw "g${c}u"; done
-i=1
-for c in a b d e x; do
-	lab_addr "c$c" "c${c}u" "10.81.$i.1/24"
-	lab_addr gw "g${c}u" "10.81.$i.2/24"
-	wgx gw attach "g${c}u" --port 51820 >/dev/null || lab_fail "attach g${c}u"
-	i=$((i + 1))
-done
+wgx_uplinks 81 a b d e x
 
 kg=$(lab_genkey); pg=$(lab_pubkey "$kg")
 GW=${LAB_ID}g

@@ -69,6 +69,23 @@ else:
 expect_eq() { [ "$2" = "$3" ] || lab_fail "$1: expected $3, got $2"; echo "ok: $1 = $2"; }
 expect_ge() { [ "$2" -ge "$3" ] 2>/dev/null || lab_fail "$1: expected >= $3, got $2"; echo "ok: $1 = $2 (>= $3)"; }
 
+# wgx_uplinks NET C...: a gateway namespace gw and, for each C, a client namespace cC joined
+# to it by a veth cCu <-> gCu, addressed 10.NET.I.1/24 <-> 10.NET.I.2/24 (I = 1, 2, ... in
+# order), with the uplink program attached to gCu for port 51820.
+wgx_uplinks() {
+	local net=$1 c i=1
+	shift
+	lab_netns gw
+	for c in "$@"; do
+		lab_netns "c$c"
+		lab_veth "c$c" "c${c}u" gw "g${c}u"
+		lab_addr "c$c" "c${c}u" "10.$net.$i.1/24"
+		lab_addr gw "g${c}u" "10.$net.$i.2/24"
+		wgx gw attach "g${c}u" --port 51820 >/dev/null || lab_fail "attach g${c}u"
+		i=$((i + 1))
+	done
+}
+
 # wgx_daemon NS ARGS...: `wgxdp run ARGS` in namespace NS, in the background, its log in
 # $LAB_TMP/run.log; returns once it is ready. DAEMON is its pid (nsenter execs wgxdp, so
 # kill -9 $DAEMON hits the daemon itself).
