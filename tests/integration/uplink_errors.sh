@@ -5,12 +5,8 @@
 # unknown interface, missing privileges, a pin directory not on bpffs, a driver without
 # native XDP, bad arguments (numbers are checked whole). Also: skb mode and mode changes, and
 # concurrent invocations.
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx
 
 # expect_err WHAT EXIT PATTERN CMD...: CMD fails with EXIT and one stderr line matching PATTERN
 expect_err() {
@@ -63,7 +59,7 @@ if command -v setpriv >/dev/null; then
 fi
 
 # A driver without native XDP (a bridge) gets the hint, and skb mode works on it.
-modprobe -q bridge 2>/dev/null	# the VM's guest does not autoload modules
+modprobe -q bridge 2>/dev/null	# the kernel loads it on demand too; explicit is clearer
 lab_nsenter b ip link add br0 type bridge || lab_fail "cannot create a bridge"
 lab_nsenter b ip link set br0 up
 expect_err "no native XDP" 1 "no native XDP: try --mode skb" wgx b attach br0

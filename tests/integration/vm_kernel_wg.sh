@@ -6,11 +6,8 @@
 # a handshake, v4 and v6 pings through the tunnel, and the program's counters afterwards.
 #   client (ns a): ua 10.99.0.1, fd00:99::1    tunnel 10.100.0.1, fd00:100::1
 #   gateway (ns b): ub 10.99.0.2, fd00:99::2   tunnel 10.100.0.2, fd00:100::2, port 51820
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-lab_init
-lab_require wg ping python3
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" strict wg ping python3
 WGXDP=${WGXDP:-$PWD/build/wgxdp}
 port=51820
 start=$(date +%s.%N)
@@ -45,8 +42,8 @@ fi
 
 # The first ping starts the handshake; it may be lost while the handshake runs.
 lab_nsenter a ping -q -c 1 -W 5 10.100.0.2 >/dev/null || true
-lab_wait_handshake a "$wga" "$pb" 10 || lab_fail "no handshake from a to b"
-lab_wait_handshake b "$wgb" "$pa" 5 || lab_fail "b saw no handshake from a"
+lab_wait_handshake a "$wga" "$pb" 60 || lab_fail "no handshake from a to b"
+lab_wait_handshake b "$wgb" "$pa" 30 || lab_fail "b saw no handshake from a"
 echo "handshake ok"
 lab_ping a 10.100.0.2 5 || lab_fail "v4 ping through the tunnel"
 lab_ping a fd00:100::2 5 || lab_fail "v6 ping through the tunnel"

@@ -4,11 +4,8 @@
 # loader/wgdev through build/unit/wgdev_tool against a real WireGuard interface, every result
 # checked against what `wg show` says. The caller sets WGXDP_WG_IMPL (go | kernel) and
 # WGDEV_BACKEND (uapi | netlink). No "tiers:" line: tests/run.sh does not run this file itself.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-lab_init
-lab_require wg python3
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" strict wg python3
 TOOL=${WGXDP_WGDEV_TOOL:-$PWD/build/unit/wgdev_tool}
 if [ ! -x "$TOOL" ]; then
 	[ "${CI:-}" = true ] && lab_fail "no $TOOL (make)"

@@ -14,7 +14,10 @@
 #   lab_wait_handshake a "${LAB_ID}a" "$p" 10 || lab_fail "no handshake"
 #   lab_nsenter a ping -c1 10.1.0.2               run in a namespace, bpffs pins still visible
 #   lab_spawn CMD...; lab_reap "$LAB_PID"         background processes
+#   lab_wait_until 30 CMD... || lab_fail "..."    poll CMD until it succeeds (bound in seconds)
 #   lab_defer CMD...                              run CMD at cleanup (last deferred runs first)
+#   lab_on_fail CMD...                            run CMD first at cleanup when the exit status
+#                                                 is a failure (not 0, not 77): a report
 #   lab_skip "why" (exit 77), lab_fail "why" (exit 1), lab_require CMD...
 #
 # WireGuard implementation: the kernel's when `ip link add type wireguard` works, else
@@ -34,6 +37,7 @@ LAB_WG_IMPL=
 _lab_netns=()
 _lab_pids=()
 _lab_deferred=()
+_lab_on_fail=(_lab_report)
 
 lab_log() { printf 'lab: %s\n' "$*" >&2; }
 lab_skip() { printf 'SKIP: %s\n' "$*"; exit 77; }
@@ -60,8 +64,15 @@ lab_init() {
 
 _lab_cleanup() {
 	local rc=$? i pid
-	set +e
+	set +e +o pipefail
 	trap - EXIT INT TERM HUP
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
+		printf '\n==== exit %s: the lab as the scenario left it (tests/lib/lab.sh) ====\n' "$rc" >&2
+		for i in "${_lab_on_fail[@]}"; do
+			eval "$i" >&2 2>&1
+		done
+		printf '==== end of the report ====\n' >&2
+	fi
 	for ((i = ${#_lab_deferred[@]} - 1; i >= 0; i--)); do
 		eval "${_lab_deferred[i]}" >/dev/null 2>&1
 	done
@@ -82,7 +93,57 @@ lab_defer() {
 	_lab_deferred+=("$q")
 }
 
+# lab_on_fail CMD [ARGS...]: run at cleanup after a failure, before anything is torn down; its
+# output (stdout and stderr) goes to stderr. tests/lib/wgx.sh adds the daemon's view.
+lab_on_fail() {
+	local q
+	printf -v q '%q ' "$@"
+	_lab_on_fail+=("$q")
+}
+
+# _lab_report_head TITLE: one heading of the failure report.
+_lab_report_head() { printf -- '---- %s\n' "$*"; }
+
+# The lab's part of the failure report: the daemon's log, then per namespace its links and
+# each WireGuard interface in it as `wg show` sees it (wireguard-go's UAPI sockets are
+# global: only the interfaces that are in the namespace).
+_lab_report() {
+	local ns name wgs i
+	if [ -n "$LAB_TMP" ] && [ -s "$LAB_TMP/run.log" ]; then
+		_lab_report_head "daemon log ($LAB_TMP/run.log, last 80 lines)"
+		tail -n 80 "$LAB_TMP/run.log"
+	fi
+	for ns in "${_lab_netns[@]}"; do
+		name=${ns#"$LAB_ID"-}
+		[ -e "/run/netns/$ns" ] || continue
+		_lab_report_head "namespace $name: links"
+		nsenter --net="/run/netns/$ns" ip -br addr 2>&1 | head -n 20
+		wgs=$( {
+			nsenter --net="/run/netns/$ns" ip -o link show 2>/dev/null |
+				awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'
+			echo --
+			nsenter --net="/run/netns/$ns" wg show interfaces 2>/dev/null | tr ' ' '\n'
+		} | awk '$0 == "--" { wg = 1; next } !wg { link[$0]; next } $0 in link')
+		i=0
+		for name in $wgs; do
+			i=$((i + 1))
+			if [ "$i" -gt 3 ]; then
+				echo "(and $(($(wc -w <<<"$wgs") - 3)) more WireGuard interfaces)"
+				break
+			fi
+			_lab_report_head "wg show $name (namespace ${ns#"$LAB_ID"-}, first 40 lines)"
+			nsenter --net="/run/netns/$ns" wg show "$name" 2>&1 | head -n 40
+		done
+	done
+}
+
 _lab_ns() { printf '%s-%s' "$LAB_ID" "$1"; }
+
+# lab_netns_names: the NAMEs of the scenario's namespaces, one a line.
+lab_netns_names() {
+	local ns
+	for ns in "${_lab_netns[@]}"; do printf '%s\n' "${ns#"$LAB_ID"-}"; done
+}
 
 # lab_ns_path NAME: the namespace's file, for nsenter --net=.
 lab_ns_path() { printf '/run/netns/%s' "$(_lab_ns "$1")"; }
@@ -132,7 +193,14 @@ _lab_wg_kernel() {
 }
 
 _lab_wg_go() {
-	local ns=$1 ifname=$2 sock=/var/run/wireguard/$2.sock i
+	lab_wg_go_start "$1" "$2"
+	lab_wg_go_wait "$2"
+}
+
+# lab_wg_go_start NS IFNAME: starts wireguard-go for IFNAME in NS (not waiting for it; many
+# start side by side, then lab_wg_go_wait for each). Unconfigured and down: lab_wg does both.
+lab_wg_go_start() {
+	local ns=$1 ifname=$2 sock=/var/run/wireguard/$2.sock
 	lab_require wireguard-go
 	[ -e "$sock" ] && lab_fail "$sock exists: WireGuard interface names must be unique (use LAB_ID)"
 	# wireguard-go refuses to run where the kernel has WireGuard unless told.
@@ -140,13 +208,14 @@ _lab_wg_go() {
 		nsenter --net="$(lab_ns_path "$ns")" \
 		env WG_PROCESS_FOREGROUND=1 WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
 		wireguard-go "$ifname"
-	for ((i = 0; i < 100; i++)); do
-		[ -S "$sock" ] && return 0
-		kill -0 "$LAB_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$LAB_TMP/wireguard-go-$ifname.log" >&2
-	lab_fail "wireguard-go $ifname did not open $sock"
+}
+
+# lab_wg_go_wait IFNAME: until wireguard-go's UAPI socket for IFNAME is there (60 s at most).
+lab_wg_go_wait() {
+	local sock=/var/run/wireguard/$1.sock
+	lab_wait_until 60 test -S "$sock" && return 0
+	cat "$LAB_TMP/wireguard-go-$1.log" >&2
+	lab_fail "wireguard-go $1 did not open $sock (within 60 s)"
 }
 
 # lab_wg NS IFNAME PRIVKEY LISTENPORT [CIDR...]: a WireGuard interface, configured and up.
@@ -208,6 +277,19 @@ lab_wait_handshake() {
 	return 1
 }
 
+# lab_wait_until TIMEOUT CMD...: polls CMD (every 0.2 s) until it succeeds; 1 when it did not
+# within TIMEOUT seconds. Wait for the expected state with a generous bound rather than sleep
+# for as long as a step is guessed to take: the VM tier runs under software emulation, beside
+# other work.
+lab_wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.2
+	done
+}
+
 # lab_spawn [--log FILE] CMD...: starts CMD in the background; its pid in LAB_PID, killed and
 # reaped at cleanup.
 lab_spawn() {
@@ -229,7 +311,8 @@ lab_reap() {
 	return "$rc"
 }
 
-# lab_ping NS ADDR [COUNT]: quick pings; fails when any is lost.
+# lab_ping NS ADDR [COUNT]: quick pings; fails when any is lost (each may take 10 s: a lost
+# one is lost, a slow one under emulation is not).
 lab_ping() {
-	lab_nsenter "$1" ping -q -c "${3:-3}" -i 0.2 -W 2 "$2" >/dev/null
+	lab_nsenter "$1" ping -q -c "${3:-3}" -i 0.2 -W 10 "$2" >/dev/null
 }

@@ -14,6 +14,26 @@ wgx_init() {
 	lab_require python3
 	export WGXDP_PIN_DIR=/sys/fs/bpf/wgxdp-$LAB_ID
 	lab_defer rm -rf "$WGXDP_PIN_DIR"
+	lab_on_fail _wgx_report
+}
+
+# wgxdp's part of a failure report (lab_on_fail): the daemon's peers in its namespace, and
+# the uplink's state and counters in each namespace with an interface attached.
+_wgx_report() {
+	local ns ifs
+	[ -d "$WGXDP_PIN_DIR" ] || { echo "---- no pin directory $WGXDP_PIN_DIR"; return 0; }
+	if [ -n "${WGX_DAEMON_NS:-}" ]; then
+		echo "---- wgxdp peers (namespace $WGX_DAEMON_NS; daemon pid ${DAEMON:-?}$(kill -0 "${DAEMON:-0}" 2>/dev/null || echo ', not running'))"
+		wgx "$WGX_DAEMON_NS" peers 2>&1 | head -n 60
+		wgx "$WGX_DAEMON_NS" peers --json 2>&1 |
+			python3 -c 'import json,sys; print("daemon:", json.load(sys.stdin)["daemon"])' 2>&1
+	fi
+	for ns in $(lab_netns_names); do
+		ifs=$(lab_nsenter "$ns" ip -o link show 2>/dev/null | grep -c ' prog/xdp\| xdp')
+		[ "$ifs" -gt 0 ] || continue
+		echo "---- wgxdp status (namespace $ns)"
+		wgx "$ns" status 2>&1 | head -n 60
+	done
 }
 
 wgx() {
@@ -49,6 +69,23 @@ else:
 expect_eq() { [ "$2" = "$3" ] || lab_fail "$1: expected $3, got $2"; echo "ok: $1 = $2"; }
 expect_ge() { [ "$2" -ge "$3" ] 2>/dev/null || lab_fail "$1: expected >= $3, got $2"; echo "ok: $1 = $2 (>= $3)"; }
 
+# wgx_uplinks NET C...: a gateway namespace gw and, for each C, a client namespace cC joined
+# to it by a veth cCu <-> gCu, addressed 10.NET.I.1/24 <-> 10.NET.I.2/24 (I = 1, 2, ... in
+# order), with the uplink program attached to gCu for port 51820.
+wgx_uplinks() {
+	local net=$1 c i=1
+	shift
+	lab_netns gw
+	for c in "$@"; do
+		lab_netns "c$c"
+		lab_veth "c$c" "c${c}u" gw "g${c}u"
+		lab_addr "c$c" "c${c}u" "10.$net.$i.1/24"
+		lab_addr gw "g${c}u" "10.$net.$i.2/24"
+		wgx gw attach "g${c}u" --port 51820 >/dev/null || lab_fail "attach g${c}u"
+		i=$((i + 1))
+	done
+}
+
 # wgx_daemon NS ARGS...: `wgxdp run ARGS` in namespace NS, in the background, its log in
 # $LAB_TMP/run.log; returns once it is ready. DAEMON is its pid (nsenter execs wgxdp, so
 # kill -9 $DAEMON hits the daemon itself).
@@ -57,12 +94,39 @@ wgx_daemon() {
 	shift
 	lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path "$ns")" "$WGXDP" run "$@"
 	DAEMON=$LAB_PID
-	for _ in $(seq 100); do grep -q "public key" "$LAB_TMP/run.log" && return 0; sleep 0.1; done
-	cat "$LAB_TMP/run.log" >&2
-	lab_fail "wgxdp run $* did not start"
+	WGX_DAEMON_NS=$ns
+	lab_wait_until 60 _wgx_daemon_up && grep -q "public key" "$LAB_TMP/run.log" && return 0
+	lab_fail "wgxdp run $* did not start (within 60 s)"
+}
+_wgx_daemon_up() { grep -q "public key" "$LAB_TMP/run.log" || ! kill -0 "$DAEMON" 2>/dev/null; }
+
+# wgx_first_attempt GWNS IFACE CLIENTNS ADDR: a ping from CLIENTNS to ADDR (through the
+# tunnel) is answered after exactly one handshake initiation counted by the uplink on IFACE
+# (in GWNS): the client's first attempt got in. An outcome, not a speed: the ping may take as
+# long as the machine needs (up to 20 s), but a retry (5 s later) would be a second initiation.
+# Returns 1 when no answer, 2 when answered after a retry (saying so).
+wgx_first_attempt() {
+	local ns=$1 ifname=$2 cns=$3 addr=$4 n0 n1 t0
+	n0=$(wgx_ctr "$ns" "$ifname" initiation)
+	t0=$(date +%s%N)
+	lab_nsenter "$cns" ping -c 1 -W 20 "$addr" >/dev/null || return 1
+	WGX_MS=$((($(date +%s%N) - t0) / 1000000))
+	n1=$(wgx_ctr "$ns" "$ifname" initiation)
+	[ "$n1" -eq $((n0 + 1)) ] && return 0
+	lab_log "$cns: answered in $WGX_MS ms after $((n1 - n0)) initiations on $ifname: not on its first attempt"
+	return 2
 }
 
 # wgx_stat NS FIELD: one of the daemon's counters (wgx_jit_stats) from `wgxdp peers --json`
 wgx_stat() {
 	wgx "$1" peers --json | python3 -c "import json,sys; print(json.load(sys.stdin)['daemon']['$2'])"
+}
+
+_wgx_stat_ge() { [ "$(wgx_stat "$1" "$2")" -ge "$3" ]; }
+
+# wgx_wait_stat NS FIELD MIN [WHAT]: expect_ge on the daemon's counter once it reached MIN, or
+# after 30 s: the daemon counts an event when it has handled it, a moment after the packet.
+wgx_wait_stat() {
+	lab_wait_until 30 _wgx_stat_ge "$1" "$2" "$3"
+	expect_ge "${4:-$2}" "$(wgx_stat "$1" "$2")" "$3"
 }
