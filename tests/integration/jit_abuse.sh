@@ -12,13 +12,8 @@
 #    reaches it
 #  - a backlog: initiations that waited in the ring while no daemon ran are all handed to
 #    WireGuard once the peer exists (reinjected), so the client's latest attempt is answered
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
-lab_require ping python3
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx ping python3
 
 lab_netns gw
 lab_netns ca

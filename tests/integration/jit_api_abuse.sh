@@ -7,13 +7,8 @@
 #  - an API user with 0.0.0.0/0 as tunnel address (which would take every route of the
 #    interface) gets no peer; the reason is logged and counted
 #  - an API user claiming an address of a policy-file user gets no peer (address_conflict)
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
-lab_require ping python3
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx ping python3
 
 lab_netns gw
 i=1

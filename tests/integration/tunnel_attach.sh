@@ -6,13 +6,8 @@
 # loaded a peer's pings are dropped and counted (no_policy); a foreign tc filter on the same
 # interface survives our re-attach and detach; re-attach keeps the counters; the last detach
 # removes <pin_dir>/tunnel/ and the tunnel works again.
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
-lab_require ping tc
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx ping tc
 
 lab_netns gw
 lab_netns c1

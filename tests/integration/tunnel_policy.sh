@@ -7,13 +7,8 @@
 # agrees with what the packets did; a reload takes effect without restarting anything; a
 # ping stream allowed by both policies loses nothing across 100 reloads; kill -9 of the
 # daemon keeps the last policy enforced.
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
-lab_require ping python3 tc
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx ping python3 tc
 
 lab_netns gw
 lab_netns ca
@@ -35,7 +30,9 @@ GW=${LAB_ID}g
 lab_wg gw "$GW" "$kg" 51820 100.64.0.1/24 fd64::1/64
 lab_wg ca "${LAB_ID}a" "$ka" 41001 100.64.0.11/24 fd64::11/64
 lab_wg_peer ca "${LAB_ID}a" "$pg" endpoint 10.89.1.2:51820 \
-	allowed-ips 100.64.0.0/24,10.91.0.0/16,fd64::/64,fd91::/32 keepalive 1
+	allowed-ips 100.64.0.0/24,10.91.0.0/16,fd64::/64,fd91::/16 keepalive 1
+lab_nsenter ca ip route add 10.91.0.0/16 dev "${LAB_ID}a" || lab_fail "route on ca"
+lab_nsenter ca ip -6 route add fd91::/16 dev "${LAB_ID}a" || lab_fail "route6 on ca"
 wgx gw attach gau --port 51820 --wg "$GW" >/dev/null || lab_fail "attach gau --wg $GW"
 
 # policy FILE EXTRA: dev allows 10.91.1.0/24, fd91:1::/64 and tcp/8080 on 10.91.2.10 (+ EXTRA)

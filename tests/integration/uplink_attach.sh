@@ -6,12 +6,8 @@
 # slot starts at zero, and an attach that fails once the old program was replaced or taken off
 # leaves the interface as it was (the old program, its ports, counting on). Pauses and
 # failures are injected with WGXDP_TEST_HOOK (loader/uplink.c, test_hook).
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx
 
 lab_netns a
 lab_netns b

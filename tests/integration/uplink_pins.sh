@@ -5,13 +5,8 @@
 # uplink/. The last detach removes uplink/ and nothing else: a map another owner pinned in jit/
 # survives, and the pin directory stays while it is not empty. `wgxdp events` follows a detach
 # and re-attach (a new ring buffer, a new map id).
-set -u
-cd "$(dirname "$0")/../.."
-. tests/lib/lab.sh
-. tests/lib/wgx.sh
-lab_init
-wgx_init
-lab_require bpftool
+# shellcheck source=tests/lib/prelude.sh
+. "$(dirname "$0")/../lib/prelude.sh" wgx bpftool
 
 lab_netns a
 lab_netns b
