@@ -3,7 +3,9 @@
 # The lab demo (`make demo`): a self-contained gateway in network namespaces with real
 # WireGuard peers (the kernel's if it has WireGuard, else wireguard-go), the uplink XDP
 # program attached in front of it, a client's handshake, the counters and the event; then a
-# second client that the gateway has never heard of connects just in time through `wgxdp run`.
+# second client that the gateway has never heard of connects just in time through `wgxdp run`;
+# last, the tunnel programs enforce its groups: an allowed and a denied destination, and
+# `wgxdp policy explain` for both.
 # Everything it creates is removed when it ends.
 set -u
 cd "$(dirname "$0")/.."
@@ -85,7 +87,32 @@ show lab_nsenter laptop ping -c 2 -i 0.3 100.64.0.1 || lab_fail "the laptop did 
 echo; echo "the daemon's log:"; cat "$LAB_TMP/run.log"
 gw peers
 
+step "Per-user enforcement: the tunnel programs on the gateway's WireGuard interface"
+lab_netns office
+lab_veth office eth0o gw eth2g
+lab_addr gw eth2g 10.10.1.1/24 10.30.0.1/24
+lab_addr office eth0o 10.10.1.5/24 10.30.0.5/24
+lab_nsenter office ip route add 100.64.0.0/24 via 10.10.1.1
+lab_nsenter gw sysctl -qw net.ipv4.ip_forward=1
+lab_wg_peer laptop "${LAB_ID}l" "$pg" endpoint 198.51.100.1:51820 \
+	allowed-ips 100.64.0.0/24,10.10.0.0/16,10.30.0.0/16
+lab_nsenter laptop ip route add 10.10.0.0/16 dev "${LAB_ID}l"
+lab_nsenter laptop ip route add 10.30.0.0/16 dev "${LAB_ID}l"
+echo "behind the gateway: office 10.10.1.5 (group dev allows 10.10.0.0/16) and 10.30.0.5 (no rule)"
+gw attach --wg "${LAB_ID}g" || lab_fail "attach --wg"
+lab_wait_until 20 grep -q "policy applied to the tunnel" "$LAB_TMP/run.log" ||
+	lab_fail "the daemon did not apply the policy to the tunnel"
+grep "policy applied" "$LAB_TMP/run.log"
+show lab_nsenter laptop ping -c 2 -i 0.3 10.10.1.5 || lab_fail "an allowed destination"
+show lab_nsenter laptop ping -c 2 -i 0.3 -W 1 10.30.0.5 && lab_fail "a denied destination answered"
+gw policy explain laptop-carol 10.10.1.5 icmp
+gw policy explain laptop-carol 10.30.0.5 icmp
+gw policy explain laptop-carol 10.20.1.5 tcp 22
+gw policy show
+gw status
+
 step "wgxdp detach: the programs and the pins go"
+gw detach "${LAB_ID}g"
 gw detach eth1g
 gw detach eth0g
 echo
