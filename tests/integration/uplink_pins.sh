@@ -54,8 +54,13 @@ expect_eq "entries of the pin directory after the detach" "$(ls "$P" | tr '\n' '
 wgx b attach vb --port 51820 >/dev/null || lab_fail "attach vb again"
 new_id=$(map_id "$P/uplink/wgx_events")
 [ "$new_id" != "$ev_id" ] || lab_fail "the ring buffer kept id $ev_id across detach + attach"
-sleep 0.6	# events looks at the pinned id after each poll (200 ms)
-initiation
+# events looks at the pinned id after each poll: initiations until it has seen one more (it
+# exits after its second), however long noticing takes
+for _ in $(seq 120); do
+	kill -0 "$events_pid" 2>/dev/null || break
+	initiation
+	sleep 0.5
+done
 wait "$events_pid" || { cat "$LAB_TMP/events.txt"; lab_fail "events did not see an initiation on each ring buffer"; }
 expect_eq "events seen" "$(grep -c initiation "$LAB_TMP/events.txt")" 2
 
