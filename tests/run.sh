@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # Runs a test tier: unit | progs | integration | host (all three).
 # Integration scripts: tests/integration/*.sh, each says the tiers it runs in with a line
-# "# tiers: host vm". Exit 0 = pass, 77 = cannot run here (the script printed why), other = fail.
+# "# tiers: host vm"; in the VM tier, a kernel other than the last of the list runs only those
+# that also say "# vm: every kernel" (WGXDP_VM_SCOPE=every, set by tests/vm/vmtest.sh). Exit 0 = pass, 77 = cannot run here (the script printed why), other = fail.
 # With CI=true an unexpected skip fails the run (WGXDP_ALLOW_SKIP=1 to accept).
 # Each test's result line says how long it took ("ok   NAME (12s)", "FAIL NAME (exit 1, 30s)");
 # a table of them all ends the run (tests/vm/vmtest.sh prints it again per kernel).
@@ -43,6 +44,10 @@ if [ "$TIER" = integration ] || [ "$TIER" = host ]; then
 	for t in tests/integration/*.sh; do
 		[ -e "$t" ] || continue
 		grep -qE "^# tiers:.*\b$IMPL\b" "$t" || continue
+		# a VM that is not the last kernel of the list: only what differs between kernels
+		if [ "$IMPL" = vm ] && [ "${WGXDP_VM_SCOPE:-all}" = every ]; then
+			grep -q "^# vm: every kernel" "$t" || continue
+		fi
 		run_one "integration/$(basename "$t" .sh)" bash "$t"
 	done
 fi

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # tiers: host vm
+# vm: every kernel
 # wgxdp run end to end: a gateway (wireguard-go on the host, kernel WireGuard in the VM) with
 # no peers, the uplink program attached, the daemon installing peers from the policy file.
 # A known client gets in on its first attempt; unknown, disabled and expired users get

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # tiers: host vm
+# vm: every kernel
 # Per-user enforcement end to end: alice (group dev) reaches the hosts of an allowed subnet and
 # not those of another, over IPv4 and IPv6, tcp to an allowed port and not to another; replies
 # come back; a host behind the gateway cannot open a connection to her; `policy explain`

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # tiers: host vm
+# vm: every kernel
 # Sharing the interface with another XDP program through libxdp. Where the kernel loads
 # freplace programs (the VM's Debian kernels), xdp-filter and wgxdp run side by side in
 # libxdp's dispatcher, and xdp-filter keeps working before and after our detach. Where it

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # tiers: host vm
+# vm: every kernel
 # The uplink program on a veth in front of a real WireGuard gateway (wireguard-go on the
 # host, the kernel's in the VM): handshakes over IPv4 and IPv6 and traffic are counted by
 # class, `wgxdp events` prints each initiation with the right addresses, malformed packets to

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # tiers: host vm
+# vm: every kernel
 # Two namespaces joined by veth, a WireGuard interface in each (the kernel's in the VM,
 # wireguard-go on the host), the uplink XDP program attached natively to the responder's veth:
 # a handshake, v4 and v6 pings through the tunnel, and the program's counters afterwards.

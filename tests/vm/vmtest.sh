@@ -7,6 +7,11 @@
 # SCRIPT is relative to the repo (or absolute under it). Exit 0 when SCRIPT passed on every
 # kernel. The console log of each kernel is kept in build/vm/<kernel>.log and its tail printed
 # on failure.
+# The last kernel of the list runs every integration scenario marked vm; the others run
+# test_progs (every program loads and passes there too) and the scenarios that also say
+# "# vm: every kernel" (kernel WireGuard, tc, the dispatcher, just-in-time peers): the rest
+# exercises nothing that differs between kernels. WGXDP_VM_SCOPE=all runs everything on every
+# kernel.
 # Environment: WGXDP_VM_TIMEOUT (seconds per kernel, default 3800: see below), WGXDP_VM_MEM (MiB, 2048),
 # WGXDP_VM_SMP (2), WGXDP_VM_ACCEL (tcg; kvm where nested KVM works), WGXDP_VM_CACHE.
 # CI, V and every WGXDP_* / LIBXDP_* / LIBBPF_* variable are passed to the guest script.
@@ -84,13 +89,15 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # The script the guest's init runs in the chroot: environment, modules, then SCRIPT.
 write_run() {
-	local run=$1 v
+	local run=$1 scope=$2 v
+	shift
 	{
 		echo '#!/bin/bash'
 		# The system's tools, not a developer's PATH (pyenv shims and the like need $HOME);
 		# first the modprobe of the unpacked kernel's modules (tests/vm/init).
 		echo 'export PATH=/run/wgxdp-vm/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 		echo 'export HOME=/tmp TERM=dumb LANG=C.UTF-8 WG_COLOR_MODE=never WGXDP_TIER=vm'
+		printf 'export WGXDP_VM_SCOPE=%q\n' "$scope"
 		for v in $(compgen -e); do
 			case $v in
 			WGXDP_VM_* | WGXDP_TIER) ;;
@@ -141,7 +148,10 @@ for k in $kernels; do
 
 	run=$vmdir/$k.$$.run
 	rm -f "$run.rc"
-	write_run "$run" "$script" "$@"
+	scope=${WGXDP_VM_SCOPE:-}
+	[ -n "$scope" ] || { [ "$k" = "${kernels##* }" ] && scope=all || scope=every; }
+	echo "vm $k: scenarios: $scope"
+	write_run "$run" "$scope" "$script" "$@"
 	t1=$(now)
 	up=
 	rm -f "$vmdir/$k.steps"
