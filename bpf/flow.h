@@ -36,14 +36,18 @@ static __always_inline void flow_key_of(struct wgx_flow_key *k, const struct tun
 /*
  * The flow an ICMP error is about. The quoted packet went the other way: an error towards
  * the user quotes a packet from the user (user_is_src), whose source must be the error's
- * destination, so an error can only reach the user whose flow it names.
+ * destination, so an error can only reach the user whose flow it names. An error from the
+ * user quotes a packet the user received: its destination must be the error's source, and
+ * the error must go back to that packet's sender (else a user could send "errors" quoting an
+ * allowed flow to any host).
  */
 static __always_inline bool flow_key_quoted(struct wgx_flow_key *k, const struct tun_pkt *p,
 					    bool user_is_src)
 {
 	if (!p->in_ok)
 		return false;
-	if (user_is_src ? !addr_eq(p->in_saddr, p->daddr) : !addr_eq(p->in_daddr, p->saddr))
+	if (user_is_src ? !addr_eq(p->in_saddr, p->daddr) :
+			  !addr_eq(p->in_daddr, p->saddr) || !addr_eq(p->in_saddr, p->daddr))
 		return false;
 	__builtin_memset(k, 0, sizeof(*k));
 	k->family = p->family;

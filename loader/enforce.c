@@ -1585,6 +1585,11 @@ int wgx_enforce_user_set(struct wgx_enforce *e, const struct wgx_policy *p,
 	if (ret)
 		return ret;
 	idx = find_user_rec(e, u->name);
+	if (idx >= 0 && memcmp(e->users[idx].name.public_key, u->public_key, 32)) {
+		/* a name is one user's: another key may not take over its entries */
+		seterr(err, u->name, "the name belongs to another key");
+		return -EADDRINUSE;
+	}
 	for (i = 0; i < e->nr_users; i++) {
 		if (!e->users[i].used || (int)i == idx)
 			continue;

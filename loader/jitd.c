@@ -137,6 +137,45 @@ static void on_peer_left(void *ctx, const struct wgx_peer_key *k, const struct w
 	api_user_drop(ctx, k->public_key);
 }
 
+static bool policy_has_group(const struct wgx_policy *p, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->nr_groups; i++)
+		if (!strcmp(p->groups[i].name, name))
+			return true;
+	return false;
+}
+
+/*
+ * A new policy file: the kept API users' group indexes point into the old one. Resolve them
+ * by name instead; a user whose group is gone is dropped (her rules go, fail closed) until
+ * the API is asked again, rather than failing the whole apply.
+ */
+static void api_users_rebind(struct jitd *d)
+{
+	const struct wgx_policy *p = d->id.policy ? d->id.policy : d->empty;
+	unsigned int i, g;
+
+	for (i = 0; i < d->nr_api_users;) {
+		struct wgx_user *u = d->api_users[i];
+		bool ok = u->group_names != NULL || !u->nr_groups;
+
+		for (g = 0; ok && g < u->nr_groups; g++)
+			ok = policy_has_group(p, u->group_names[g]);
+		if (!ok) {
+			LOG(WARN, "%s: a group of the peer API's answer is not in the new policy: "
+			    "no rules until the API is asked again", u->name);
+			wgx_user_free(u);
+			d->api_users[i] = d->api_users[--d->nr_api_users];
+			continue;
+		}
+		free(u->groups);
+		u->groups = NULL;
+		i++;
+	}
+}
+
 static const struct wgx_policy *policy_now(const struct jitd *d)
 {
 	return d->id.policy ? d->id.policy : d->empty;
@@ -158,11 +197,16 @@ static int enforce_apply(struct jitd *d)
 				&perr);
 	if (err) {
 		d->st.policy_errors++;
-		LOG(ERR, "apply the policy to the tunnel: %s%s%s; the policy in force there stays",
+		LOG(ERR, "apply the policy to the tunnel: %s%s%s; the policy in force there stays, "
+		    "and new peer API users get no rules until a policy applies",
 		    perr.where, perr.where[0] ? ": " : "", perr.why[0] ? perr.why : strerror(-err));
+		/* what was applied may be freed already (a reload): never use it again */
+		d->lc.enf = NULL;
+		d->lc.enf_policy = NULL;
 		return err;
 	}
 	d->st.policy_applied++;
+	d->lc.enf = d->enf;
 	d->lc.enf_policy = policy_now(d);
 	LOG(INFO, "policy applied to the tunnel: %u users from the file, %u from the peer API, "
 	    "in %llu ms", policy_now(d)->nr_users, d->nr_api_users,
@@ -203,8 +247,7 @@ static void enforce_check(struct jitd *d)
 	}
 	d->enf_id = wgx_enforce_id(d->enf);
 	d->enf_warned = false;
-	if (!enforce_apply(d))
-		d->lc.enf = d->enf;
+	enforce_apply(d);
 }
 
 /* The key has a peer already: WireGuard answers it, unless it came before we installed it. */
@@ -225,10 +268,33 @@ static void on_existing(struct jitd *d, const struct wgx_hs_event *ev,
 		reinject(d, ev, rec.user);
 }
 
-/* An API user's addresses against the policy file's users (the device is checked at install). */
+/*
+ * An API user's name and addresses against the policy file's users and the API's other users
+ * (the device is checked at install): a name is how logs, records and the tunnel's maps know
+ * a user, so an answer cannot take over someone else's.
+ */
 static bool api_user_conflict(struct jitd *d, const struct wgx_user *u, char *why, size_t len)
 {
 	unsigned int i;
+
+	for (i = 0; d->id.policy && i < d->id.policy->nr_users; i++) {
+		const struct wgx_user *o = &d->id.policy->users[i];
+
+		if (!strcmp(o->name, u->name) && memcmp(o->public_key, u->public_key, WG_KEY_LEN)) {
+			snprintf(why, len, "the name %s belongs to another key in the policy file",
+				 u->name);
+			return true;
+		}
+	}
+	for (i = 0; i < d->nr_api_users; i++) {
+		const struct wgx_user *o = d->api_users[i];
+
+		if (!strcmp(o->name, u->name) && memcmp(o->public_key, u->public_key, WG_KEY_LEN)) {
+			snprintf(why, len, "the name %s belongs to another key of the peer API",
+				 u->name);
+			return true;
+		}
+	}
 
 	for (i = 0; d->id.policy && i < u->nr_addresses; i++) {
 		const struct wgx_user *o = wgx_policy_addr_owner(d->id.policy, &u->addresses[i],
@@ -520,8 +586,12 @@ static void on_signal(void *ctx, int fd, uint32_t events)
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	if (si.ssi_signo == SIGHUP) {
+		/* the applied policy is freed by the reload: nothing may use it until the next apply */
 		load_policy_logged(d, false, &rc);
 		if (!rc) {
+			d->lc.enf_policy = NULL;
+			d->lc.enf = NULL;
+			api_users_rebind(d);
 			enforce_apply(d);
 			sweep(d, false);
 		}

@@ -6,7 +6,11 @@
 #    active (removed_api)
 #  - an API user with 0.0.0.0/0 as tunnel address (which would take every route of the
 #    interface) gets no peer; the reason is logged and counted
-#  - an API user claiming an address of a policy-file user gets no peer (address_conflict)
+#  - an API user claiming an address of a policy-file user gets no peer (address_conflict),
+#    and so does one answering with a policy-file user's name for another key
+#  - a reload that reorders the file's groups keeps an API user's rules as her groups say
+#    (the tunnel's explain), and a reload that loads but cannot be applied changes nothing
+#    and breaks nothing
 # shellcheck source=tests/lib/prelude.sh
 . "$(dirname "$0")/../lib/prelude.sh" wgx ping python3
 
@@ -23,6 +27,7 @@ done
 kg=$(lab_genkey); pg=$(lab_pubkey "$kg")
 GW=${LAB_ID}g
 lab_wg gw "$GW" "$kg" 51820 100.64.0.1/24
+wgx gw attach --wg "$GW" >/dev/null || lab_fail "attach --wg $GW"
 declare -A pub
 i=1
 for c in a w h; do
@@ -34,10 +39,14 @@ for c in a w h; do
 done
 # The policy file: groups, and bob, who holds 100.64.0.50.
 bob=$(lab_pubkey "$(lab_genkey)")
-cat >"$LAB_TMP/policy.json" <<J
-{"groups": {"dev": {"allow": ["10.10.0.0/16"]}}, "users": [
+# policy FILE FIRST: FIRST is a group before dev in the file
+policy() {
+	cat >"$1" <<J
+{"groups": {$2 "dev": {"allow": ["10.10.0.0/16", "100.64.0.1/32"]}}, "users": [
  {"name": "bob", "public_key": "$bob", "addresses": ["100.64.0.50/32"], "groups": ["dev"]}]}
 J
+}
+policy "$LAB_TMP/policy.json" ""
 # The API's users, read at every request: the test edits the file to drop alice.
 users() {
 	python3 - "$@" >"$LAB_TMP/users.json.new" <<'PY'
@@ -75,6 +84,7 @@ wgx_daemon gw --wg "$GW" --policy "$LAB_TMP/policy.json" --peer-api http://127.0
 	--api-revalidate 2
 has_peer() { lab_nsenter gw wg show "$GW" peers | grep -qx "$1"; }
 stat() { wgx_stat gw "$1"; }
+stat_ge() { [ "$(stat "$1")" -ge "$2" ]; }
 
 lab_nsenter ca ping -c 1 -W 3 100.64.0.1 >/dev/null || lab_fail "alice (from the API) did not get in"
 has_peer "${pub[a]}" || lab_fail "no peer for alice"
@@ -90,6 +100,41 @@ has_peer "${pub[h]}" && lab_fail "a peer for the API user with bob's address"
 grep -q "refused hijack .*100.64.0.50/32 belongs to bob" "$LAB_TMP/run.log" ||
 	lab_fail "the log does not say why hijack was refused"
 expect_ge "address_conflict" "$(stat address_conflict)" 1
+
+# The same key answered as "bob" (a policy-file user's name): refused.
+users "alice,${pub[a]},100.64.0.11/32" "bob,${pub[h]},100.64.0.13/32"
+lab_nsenter ch ping -c 1 -W 3 100.64.0.1 >/dev/null && lab_fail "an API answer took bob's name"
+has_peer "${pub[h]}" && lab_fail "a peer for the API user named bob"
+lab_wait_until 60 grep -q "refused bob .*the name bob belongs to another key in the policy file" \
+	"$LAB_TMP/run.log" || lab_fail "the log does not say why the second bob was refused"
+has_peer "${pub[h]}" && lab_fail "a peer for the API user named bob"
+
+# explain WHO DST: allowed or denied, from the tunnel's live maps
+explain() {
+	wgx gw policy explain "$@" --json | python3 -c 'import json,sys; print("allowed" if json.load(sys.stdin)["allowed"] else "denied")'
+}
+expect_eq "alice (API, dev) to 10.10.1.1" "$(explain alice 10.10.1.1 icmp)" allowed
+expect_eq "alice (API, dev) to 8.8.8.8" "$(explain alice 8.8.8.8 icmp)" denied
+# A group before dev in the file: alice's rules are still dev's, not the new first group's.
+applied() { [ "$(grep -c "policy applied to the tunnel" "$LAB_TMP/run.log")" -ge "$1" ]; }
+n=$(grep -c "policy applied to the tunnel" "$LAB_TMP/run.log")
+policy "$LAB_TMP/policy.json" '"all": {"allow": ["0.0.0.0/0"]},'
+kill -HUP "$DAEMON"
+lab_wait_until 60 applied $((n + 1)) || lab_fail "the reload was not applied"
+expect_eq "alice to 8.8.8.8 after a reload that put a group before dev" "$(explain alice 8.8.8.8 icmp)" denied
+expect_eq "alice to 10.10.1.1 after that reload" "$(explain alice 10.10.1.1 icmp)" allowed
+# A file that loads but cannot be applied (9 rules for one prefix, the tunnel holds 8).
+rules=$(for p in 1 2 3 4 5 6 7 8 9; do printf '{"cidr": "10.20.9.9/32", "proto": "tcp", "ports": "%s"}, ' $p; done)
+cat >"$LAB_TMP/policy.json" <<J
+{"groups": {"dev": {"allow": [$rules "10.10.0.0/16", "100.64.0.1/32"]}}, "users": [
+ {"name": "bob", "public_key": "$bob", "addresses": ["100.64.0.50/32"], "groups": ["dev"]}]}
+J
+kill -HUP "$DAEMON"
+lab_wait_until 60 stat_ge policy_errors 1 || lab_fail "the unappliable reload was not counted"
+sleep 3	# two revalidations of alice (--api-revalidate 2) with no policy applied
+kill -0 "$DAEMON" || lab_fail "the daemon died after a reload it could not apply"
+expect_eq "alice to 10.10.1.1 after an unappliable reload" "$(explain alice 10.10.1.1 icmp)" allowed
+expect_eq "alice to 8.8.8.8 after an unappliable reload" "$(explain alice 8.8.8.8 icmp)" denied
 
 # alice stays active (keepalive 1 s); the API drops her: she goes at the next revalidation.
 users "wide,${pub[w]},0.0.0.0/0"

@@ -784,6 +784,12 @@ void test_tunnel_flows(void)
 	test_case = "icmp time exceeded about a flow: related";
 	icmp4_err(&p, ROUTER4, A4, 11, 0, P_UDP, A4, 42001, NEST4, 53);
 	send_pkt(&e, &p, EG, WGX_TR_RELATED, USER_A);
+	test_case = "icmp error from the user to the flow's sender: allowed";
+	icmp4_err(&p, A4, NEST4, 3, 3, P_UDP, NEST4, 53, A4, 42001);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	test_case = "icmp error from the user quoting a flow, to another host: denied";
+	icmp4_err(&p, A4, OUT4, 3, 3, P_UDP, NEST4, 53, A4, 42001);
+	send_pkt(&e, &p, IN, WGX_TR_DENIED, USER_A);
 
 	test_case = "icmpv6 packet too big about a flow: related";
 	tcp6(&p, A6, 42002, WEB6, 443);

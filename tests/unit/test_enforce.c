@@ -599,6 +599,18 @@ static void test_user_set(struct wgx_enforce_fds *fds)
 	CHECK(ret == -EADDRINUSE && strstr(err.why, "frank"), "ivy: expected -EADDRINUSE naming "
 	      "frank, got %d: %s", ret, err.why);
 
+	/* hank's name for ivy's key (a hostile API answer): refused, hank's entries untouched */
+	free(ivy->name);
+	ivy->name = strdup("hank");
+	ivy->public_key[0] ^= 1;	/* ivy and hank share a key above: make it another */
+	ivy->addresses[0] = pfx("100.64.0.66");
+	ret = wgx_enforce_user_set(e, p, ivy, &err);
+	a = pfx("fd00:1::5");
+	wgx_enforce_explain(e, "fd7a::8", &a, IPPROTO_UDP, 65535, false, &x);
+	CHECK(ret == -EADDRINUSE && x.verdict == WGX_EX_ALLOWED && !strcmp(x.user, "hank"),
+	      "another key named hank: expected -EADDRINUSE and hank as he was, got %d: %s",
+	      ret, x.why);
+
 	/* gina moves: her old address goes */
 	gina->addresses[0] = pfx("100.64.0.17");
 	ret = wgx_enforce_user_set(e, p, gina, &err);
