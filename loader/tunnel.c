@@ -13,7 +13,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <net/if_arp.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -211,6 +214,40 @@ static int cfg_init(int cfg_fd)
 	return bpf_map_update_elem(cfg_fd, &key, &cfg, BPF_EXIST) ? -errno : 0;
 }
 
+/*
+ * Bytes before the IP header on ifname, from its link type: 0 on WireGuard and TUN devices
+ * (ARPHRD_NONE) and raw-IP ones, 14 on Ethernet (a veth in a benchmark or a lab).
+ * -EPFNOSUPPORT for any other link type, whose header we do not know.
+ */
+int wgx_tunnel_l2_len(const char *ifname, __u32 *len)
+{
+	struct ifreq ifr = {};
+	int fd, err = 0;
+
+	if (strlen(ifname) >= IF_NAMESIZE)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+		err = errno == ENODEV ? -ENODEV : -errno;
+	close(fd);
+	if (err)
+		return err;
+	switch (ifr.ifr_hwaddr.sa_family) {
+	case ARPHRD_NONE:
+	case ARPHRD_RAWIP:
+		*len = 0;
+		return 0;
+	case ARPHRD_ETHER:
+		*len = 14;
+		return 0;
+	default:
+		return -EPFNOSUPPORT;
+	}
+}
+
 int wgx_tunnel_attach(const struct wgx_tunnel_opts *o, struct wgx_tunnel_info *info)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
@@ -221,6 +258,7 @@ int wgx_tunnel_attach(const struct wgx_tunnel_opts *o, struct wgx_tunnel_info *i
 	bool ours_in, ours_eg, had_old, fresh;
 	char root[PATH_MAX];
 	int ifindex, err, ifaces_fd;
+	__u32 l2_len;
 
 	memset(info, 0, sizeof(*info));
 	if (!o->ifname || strlen(o->ifname) >= IF_NAMESIZE)
@@ -229,6 +267,13 @@ int wgx_tunnel_attach(const struct wgx_tunnel_opts *o, struct wgx_tunnel_info *i
 	if (!ifindex)
 		return -ENODEV;
 	info->ifindex = ifindex;
+	if (o->l2_len == WGX_TUN_L2_AUTO) {
+		err = wgx_tunnel_l2_len(o->ifname, &l2_len);
+		if (err)
+			return err;
+	} else {
+		l2_len = o->l2_len;
+	}
 
 	/* Someone else's filter at our handle and priority is not ours to replace. */
 	err = tc_query(ifindex, BPF_TC_INGRESS, &old_in, &ours_in);
@@ -251,7 +296,7 @@ int wgx_tunnel_attach(const struct wgx_tunnel_opts *o, struct wgx_tunnel_info *i
 		err = -errno ?: -EINVAL;
 		goto out;
 	}
-	skel->rodata->l2_len = o->l2_len;
+	skel->rodata->l2_len = l2_len;
 	/* the pinned maps are reused (libbpf checks they match), so counters and flows stay */
 	err = tunnel__load(skel);
 	if (err)
@@ -284,7 +329,7 @@ int wgx_tunnel_attach(const struct wgx_tunnel_opts *o, struct wgx_tunnel_info *i
 	snprintf(rec.name, sizeof(rec.name), "%s", o->ifname);
 	rec.ingress_prog_id = info->ingress_prog_id;
 	rec.egress_prog_id = info->egress_prog_id;
-	rec.l2_len = o->l2_len;
+	rec.l2_len = l2_len;
 	rec.flags = (had_old ? old.flags : 0) |
 		    (info->created_qdisc ? WGX_TUN_IF_F_CREATED_QDISC : 0);
 	rec.attached_ns = had_old ? old.attached_ns : realtime_ns();
@@ -345,6 +390,15 @@ int wgx_tunnel_detach(const char *ifname, const char *pin_dir, bool *removed_pin
 			err = tc_query(ifindex, BPF_TC_EGRESS, &id_eg, &ours_eg);
 		if (err)
 			goto out;
+	}
+	if (!ours_in && !ours_eg && !recorded && fd >= 0) {
+		/* the interface went and one of the same name came: forget the old record */
+		int old = ifindex_by_name(fd, ifname);
+
+		if (old && old != ifindex && !bpf_map_lookup_elem(fd, &old, &rec)) {
+			ifindex = old;
+			recorded = true;
+		}
 	}
 	if (!ours_in && !ours_eg && !recorded) {
 		err = -ENOENT;

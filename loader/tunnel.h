@@ -16,8 +16,14 @@
 struct wgx_tunnel_opts {
 	const char *ifname;
 	const char *pin_dir;
-	__u32 l2_len;		/* bytes before the IP header: 0 (WireGuard, TUN), 14 on a veth */
+	__u32 l2_len;		/* bytes before the IP header: 0 (WireGuard, TUN), 14 on a veth;
+				 * WGX_TUN_L2_AUTO: from the device's link type */
 };
+
+#define WGX_TUN_L2_AUTO	0xffffffffu
+
+/* 0 on a device without a link layer, 14 on Ethernet; -EPFNOSUPPORT for other link types. */
+int wgx_tunnel_l2_len(const char *ifname, __u32 *len);
 
 struct wgx_tunnel_info {
 	__u32 ifindex;

@@ -92,6 +92,10 @@ static void tunnel_error(const char *cmd, const char *ifname, int err)
 		wgx_err(cmd, "%s: another tc filter holds handle 0x%x priority %d on clsact: "
 			"remove it first", ifname, WGX_TUN_TC_HANDLE, WGX_TUN_TC_PRIO);
 		return;
+	case -EPFNOSUPPORT:
+		wgx_err(cmd, "%s: not a WireGuard, TUN or Ethernet device: the tunnel programs "
+			"do not know its link-layer header", ifname);
+		return;
 	}
 	libbpf_strerror(err, buf, sizeof(buf));
 	wgx_err(cmd, "%s: tunnel programs: %s", ifname, buf);
@@ -99,7 +103,7 @@ static void tunnel_error(const char *cmd, const char *ifname, int err)
 
 static int attach_tunnel(const char *pin_dir, const char *wg)
 {
-	struct wgx_tunnel_opts o = { .ifname = wg, .pin_dir = pin_dir };
+	struct wgx_tunnel_opts o = { .ifname = wg, .pin_dir = pin_dir, .l2_len = WGX_TUN_L2_AUTO };
 	struct wgx_tunnel_info info;
 	struct wgx_tunnel_status st;
 	bool loaded = false;
