@@ -85,6 +85,9 @@ struct wgx_enforce {
 	unsigned int nr_users;
 	char **groups;			/* the applied policy's group names, by group id */
 	unsigned int nr_groups;
+	/* spare sets: see wgx_enforce_refill() */
+	uint32_t spare[WGX_ENFORCE_SPARE_SETS];
+	unsigned int nr_spare;
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -282,7 +285,7 @@ static void state_clear(struct wgx_enforce *e)
 	e->users = NULL;
 	e->groups = NULL;
 	e->sets = NULL;
-	e->nr_users = e->nr_groups = e->nr_sets = 0;
+	e->nr_users = e->nr_groups = e->nr_sets = e->nr_spare = 0;
 	e->have_state = false;
 }
 
@@ -623,22 +626,17 @@ static void lpm_key(const struct wgx_prefix *p, void *key)
 	}
 }
 
-/* A new inner trie of family filled from t, for outer map m: its fd, or -errno. */
-static int fill_trie(enum wgx_enforce_map m, const struct wgx_enforce_trie *t, uint8_t family,
-		     struct wgx_policy_err *err)
+/* Writes t's entries into the inner trie fd of family, for outer map m. 0 or -errno. */
+static int put_trie(int fd, enum wgx_enforce_map m, const struct wgx_enforce_trie *t,
+		    uint8_t family, struct wgx_policy_err *err)
 {
 	size_t ksz = family == 4 ? sizeof(struct wgx_lpm4) : sizeof(struct wgx_lpm6), i;
 	struct wgx_tun_rules *vals;
 	char *keys;
-	int fd, ret;
+	int ret;
 
-	fd = create_inner(family);
-	if (fd < 0) {
-		seterr(err, wgx_enforce_map_names[m], "creating an inner trie: %s", strerror(-fd));
-		return fd;
-	}
-	keys = calloc(t->nr, ksz);
-	vals = calloc(t->nr, sizeof(*vals));
+	keys = calloc(t->nr + 1, ksz);
+	vals = calloc(t->nr + 1, sizeof(*vals));
 	if (!keys || !vals) {
 		ret = -ENOMEM;
 		goto out;
@@ -648,11 +646,26 @@ static int fill_trie(enum wgx_enforce_map m, const struct wgx_enforce_trie *t, u
 		vals[i] = t->entries[i].rules;
 	}
 	ret = update_many(fd, keys, vals, t->nr, ksz, sizeof(*vals));
+out:
 	if (ret)
 		seterr(err, wgx_enforce_map_names[m], "filling an inner trie: %s", strerror(-ret));
-out:
 	free(keys);
 	free(vals);
+	return ret;
+}
+
+/* A new inner trie of family filled from t, for outer map m: its fd, or -errno. */
+static int fill_trie(enum wgx_enforce_map m, const struct wgx_enforce_trie *t, uint8_t family,
+		     struct wgx_policy_err *err)
+{
+	int fd, ret;
+
+	fd = create_inner(family);
+	if (fd < 0) {
+		seterr(err, wgx_enforce_map_names[m], "creating an inner trie: %s", strerror(-fd));
+		return fd;
+	}
+	ret = put_trie(fd, m, t, family, err);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -1230,6 +1243,7 @@ int wgx_enforce_apply(struct wgx_enforce *e, const struct wgx_policy *p,
 	delete_ids_from(e->fd[WGX_EM_GROUPS], sizeof(struct wgx_tun_group), p->nr_groups);
 	ret = remember(e, p, u, n, pids, sets, nr_sets, gen);
 	sets = NULL;
+	wgx_enforce_refill(e);		/* an optimisation: user_set works without spares */
 	goto out;
 
 drop_new:
@@ -1427,11 +1441,12 @@ int wgx_enforce_dump(struct wgx_enforce *e, struct wgx_enforce_state **out)
 			fd = trie_fd(e->fd[trie_maps[t]], s->sets[j].policy_id);
 			if (fd < 0)
 				continue;
-			s->sets[j].present[t] = true;
 			ret = count_entries(fd, &s->sets[j].entries[t]);
 			close(fd);
 			if (ret)
 				goto out;
+			/* an empty trie (a spare filled with no rule of that kind) is none */
+			s->sets[j].present[t] = s->sets[j].entries[t] > 0;
 		}
 	}
 	ret = 0;
@@ -1453,6 +1468,8 @@ out:
 }
 
 /* The compiled sets and users, from the maps (a daemon restarted, or a CLI). */
+static void find_spares(struct wgx_enforce *e);
+
 static int load_state(struct wgx_enforce *e)
 {
 	struct wgx_enforce_state *s;
@@ -1505,6 +1522,7 @@ static int load_state(struct wgx_enforce *e)
 			goto fail;
 	}
 	e->have_state = true;
+	find_spares(e);
 	ret = 0;
 	goto out;
 fail:
@@ -1554,6 +1572,154 @@ static int del_addr(struct wgx_enforce *e, const struct wgx_prefix *a)
 
 	addr_key(a, key);
 	return bpf_map_delete_elem(e->fd[WGX_EM_ADDR4 + addr_map(a)], key);
+}
+
+/* ---- spare sets ---- */
+
+/*
+ * A policy id of this generation that no set or spare has (nor more[0..n_more)), 0 if
+ * the generation has used them all.
+ */
+static uint32_t next_pid(const struct wgx_enforce *e, const uint32_t *more, unsigned int n_more)
+{
+	uint32_t lo = 0, i;
+
+	for (i = 0; i < e->nr_sets; i++)
+		if ((e->sets[i].policy_id & 0xffff) + 1 > lo)
+			lo = (e->sets[i].policy_id & 0xffff) + 1;
+	for (i = 0; i < e->nr_spare; i++)
+		if ((e->spare[i] & 0xffff) + 1 > lo)
+			lo = (e->spare[i] & 0xffff) + 1;
+	for (i = 0; i < n_more; i++)
+		if ((more[i] & 0xffff) + 1 > lo)
+			lo = (more[i] & 0xffff) + 1;
+	if (lo >= MAX_SETS)
+		return 0;
+	return lo | (e->generation & 0xffff) << 16;
+}
+
+/* Whether the inner trie of pid in outer map fd exists and is empty. */
+static bool empty_trie(int outer, uint32_t pid)
+{
+	char key[sizeof(struct wgx_lpm6)];
+	bool empty;
+	int fd;
+
+	fd = trie_fd(outer, pid);
+	if (fd < 0)
+		return false;
+	empty = bpf_map_get_next_key(fd, NULL, key) && errno == ENOENT;
+	close(fd);
+	return empty;
+}
+
+/* The spares a previous writer left (after a restart): ids of this generation, no pset. */
+static void find_spares(struct wgx_enforce *e)
+{
+	struct wgx_tun_pset ps;
+	uint32_t *keys;
+	void *vals;
+	size_t n, i;
+	unsigned int t;
+
+	e->nr_spare = 0;
+	if (read_all(e->fd[WGX_EM_POL4], 4, 4, (void **)&keys, &vals, &n))
+		return;
+	for (i = 0; i < n && e->nr_spare < WGX_ENFORCE_SPARE_SETS; i++) {
+		if (gen16(keys[i]) != (e->generation & 0xffff) ||
+		    !bpf_map_lookup_elem(e->fd[WGX_EM_PSETS], &keys[i], &ps))
+			continue;
+		for (t = 0; t < 4 && empty_trie(e->fd[trie_maps[t]], keys[i]); t++)
+			;
+		if (t == 4)
+			e->spare[e->nr_spare++] = keys[i];
+	}
+	free(keys);
+	free(vals);
+}
+
+/*
+ * Fills the spare pid with the tries of s, then its pset: no user points at pid yet, so no
+ * packet sees it half filled. On error the spare is left out of use (the next apply
+ * removes it).
+ */
+static int fill_spare(struct wgx_enforce *e, const struct wgx_policy *p,
+		      const struct set_rec *s, uint32_t pid, struct wgx_policy_err *err)
+{
+	struct wgx_enforce_trie tr;
+	struct wgx_tun_pset ps;
+	unsigned int t;
+	int ret = 0, fd;
+
+	for (t = 0; t < 4 && !ret; t++) {
+		uint8_t family = t & 1 ? 6 : 4;
+
+		ret = wgx_enforce_compile(p, s->groups, s->nr, family, t >= 2, &tr, err);
+		if (!ret && tr.nr) {
+			fd = trie_fd(e->fd[trie_maps[t]], pid);
+			if (fd < 0) {
+				ret = fd;
+				seterr(err, wgx_enforce_map_names[trie_maps[t]], "a spare trie: %s",
+				       strerror(-fd));
+			} else {
+				ret = put_trie(fd, trie_maps[t], &tr, family, err);
+				close(fd);
+			}
+		}
+		wgx_enforce_trie_free(&tr);
+	}
+	if (ret)
+		return ret;
+	pset_of(s, &ps);
+	ret = bpf_map_update_elem(e->fd[WGX_EM_PSETS], &pid, &ps, BPF_ANY);
+	if (ret)
+		seterr(err, "wgx_tun_psets", "%s", strerror(-ret));
+	return ret;
+}
+
+int wgx_enforce_refill(struct wgx_enforce *e)
+{
+	uint32_t pids[WGX_ENFORCE_SPARE_SETS];
+	int fds[4][WGX_ENFORCE_SPARE_SETS];
+	struct outer_op ops[4];
+	unsigned int n, i, t;
+	int ret = 0;
+
+	if (!e->have_state)
+		return 0;	/* nothing applied by this writer yet: user_set reads the maps */
+	for (n = 0; e->nr_spare + n < WGX_ENFORCE_SPARE_SETS; n++) {
+		pids[n] = next_pid(e, pids, n);
+		if (!pids[n])
+			break;
+	}
+	if (!n)
+		return 0;
+	for (t = 0; t < 4; t++)
+		for (i = 0; i < n; i++)
+			fds[t][i] = -1;
+	for (t = 0; t < 4 && !ret; t++)
+		for (i = 0; i < n && !ret; i++) {
+			fds[t][i] = create_inner(t & 1 ? 6 : 4);
+			if (fds[t][i] < 0)
+				ret = fds[t][i];
+		}
+	if (!ret) {
+		for (t = 0; t < 4; t++)
+			ops[t] = (struct outer_op){ .fd = e->fd[trie_maps[t]], .keys = pids,
+						    .fds = fds[t], .n = n };
+		ret = outer_ops(ops);
+		if (ret)
+			drop_sets(e, pids, n);
+	}
+	for (t = 0; t < 4; t++)
+		for (i = 0; i < n; i++)
+			if (fds[t][i] >= 0)
+				close(fds[t][i]);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++)
+		e->spare[e->nr_spare++] = pids[i];
+	return 0;
 }
 
 int wgx_enforce_user_set(struct wgx_enforce *e, const struct wgx_policy *p,
@@ -1611,21 +1777,24 @@ int wgx_enforce_user_set(struct wgx_enforce *e, const struct wgx_policy *p,
 	if (i < e->nr_sets) {
 		pid = e->sets[i].policy_id;
 	} else {
-		for (i = 0; i < e->nr_sets; i++)
-			if ((e->sets[i].policy_id & 0xffff) + 1 > pid)
-				pid = (e->sets[i].policy_id & 0xffff) + 1;
-		if (pid >= MAX_SETS) {
-			seterr(err, u->name, "more than %u distinct sets of groups: apply the "
-			       "policy again", MAX_SETS);
-			return -E2BIG;
-		}
 		ns = realloc(e->sets, (e->nr_sets + 1) * sizeof(*ns));
 		if (!ns)
 			return -ENOMEM;
 		e->sets = ns;
-		pid |= (e->generation & 0xffff) << 16;
-		s.policy_id = pid;
-		ret = install_sets(e, p, &s, 1, err);
+		if (e->nr_spare) {
+			/* tries already in the outer maps: no grace period to wait for */
+			pid = e->spare[--e->nr_spare];
+			ret = fill_spare(e, p, &s, pid, err);
+		} else {
+			pid = next_pid(e, NULL, 0);
+			if (!pid) {
+				seterr(err, u->name, "more than %u distinct sets of groups: apply "
+				       "the policy again", MAX_SETS);
+				return -E2BIG;
+			}
+			s.policy_id = pid;
+			ret = install_sets(e, p, &s, 1, err);
+		}
 		if (ret)
 			return ret;
 		s.policy_id = pid;
@@ -1818,6 +1987,11 @@ int wgx_enforce_explain(struct wgx_enforce *e, const char *who, const struct wgx
 		snprintf(out->user, sizeof(out->user), "%s", nm.user);
 
 	fd = trie_fd(e->fd[trie_maps[(addr->family == 6) + 2 * inbound]], v.policy_id);
+	if (fd >= 0 && empty_trie(e->fd[trie_maps[(addr->family == 6) + 2 * inbound]],
+				  v.policy_id)) {
+		close(fd);
+		fd = -ENOENT;
+	}
 	if (fd == -ENOENT)
 		return verdict(out, WGX_EX_NO_FAMILY, "denied: the groups of %s have no %s rule "
 			       "for %s", out->user, dir, fam);

@@ -148,6 +148,16 @@ int wgx_enforce_apply(struct wgx_enforce *e, const struct wgx_policy *p,
 		      struct wgx_policy_err *err);
 
 /*
+ * Spare sets: empty inner tries already in the outer maps under unused policy ids of the
+ * current generation. wgx_enforce_user_set() fills one for a user with a new set of groups,
+ * which costs map updates only: inserting into a map of maps waits for an RCU grace period
+ * (10-25 ms here). Apply leaves WGX_ENFORCE_SPARE_SETS of them; the daemon refills them
+ * from its timer. 0 or -errno (and then user_set inserts the slow way).
+ */
+#define WGX_ENFORCE_SPARE_SETS	4
+int wgx_enforce_refill(struct wgx_enforce *e);
+
+/*
  * One user added or changed (before its peer is installed): its groups (as for extra users
  * of apply, against p, which must be the policy last applied: -ESTALE otherwise) get the
  * policy id of the current generation's set with the same groups, or a new set compiled

@@ -549,6 +549,8 @@ static void on_tick(void *ctx, int fd, uint32_t events)
 	events_check(d);
 	enforce_check(d);
 	sweep(d, false);
+	if (d->lc.enf)
+		wgx_enforce_refill(d->lc.enf);	/* spare sets for the next new set of groups */
 	flush_stats(d);
 }
 

@@ -552,6 +552,8 @@ static void test_user_set(struct wgx_enforce_fds *fds)
 	struct wgx_explain x, y;
 	struct wgx_prefix a = pfx("10.1.2.3");
 	struct timespec t0;
+	uint32_t keys[64];
+	unsigned int n0, n1;
 	double t;
 	int ret;
 
@@ -580,16 +582,32 @@ static void test_user_set(struct wgx_enforce_fds *fds)
 	      y.policy_id, x.policy_id, x.user_id, x.why);
 	printf("test_enforce: one user, existing group set: %.2f ms\n", t * 1e3);
 
+	/*
+	 * A new set of groups fills a spare (left by the apply, found again by this fresh
+	 * handle): the outer maps keep their keys (no insert, no RCU grace period).
+	 */
+	n0 = outer_keys(fds->fd[WGX_EM_POL4], keys, NULL, 64);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = wgx_enforce_user_set(e, p, hank, &err);
 	t = since(&t0);
 	CHECK(ret == 0, "user_set hank: %d: %s: %s", ret, err.where, err.why);
 	printf("test_enforce: one user, new group set: %.2f ms\n", t * 1e3);
+	n1 = outer_keys(fds->fd[WGX_EM_POL4], keys, NULL, 64);
+	CHECK(n0 == 4 + WGX_ENFORCE_SPARE_SETS && n1 == n0, "hank: expected a spare filled "
+	      "(%u outer keys before and after), got %u, %u", 4 + WGX_ENFORCE_SPARE_SETS, n0, n1);
 	a = pfx("fd00:1::5");
 	wgx_enforce_explain(e, "fd7a::8", &a, IPPROTO_UDP, 65535, false, &x);
 	CHECK(x.verdict == WGX_EX_ALLOWED && !strcmp(x.user, "hank") &&
-	      (x.policy_id & 0xffff) == 4, "hank: expected allowed under a new set 4, got %#x: %s",
+	      (x.policy_id & 0xffff) >= 4 && x.policy_id >> 16 == y.policy_id >> 16,
+	      "hank: expected allowed under a new set of this generation, got %#x: %s",
 	      x.policy_id, x.why);
+	/* hank's groups have no IPv6 inbound rule: the filled spare's empty trie is none */
+	wgx_enforce_explain(e, "hank", &a, IPPROTO_TCP, 8080, true, &y);
+	CHECK(y.verdict == WGX_EX_NO_FAMILY, "hank inbound over IPv6: expected no rule for "
+	      "the family, got %d: %s", y.verdict, y.why);
+	CHECK(wgx_enforce_refill(e) == 0 &&
+	      outer_keys(fds->fd[WGX_EM_POL4], keys, NULL, 64) == n0 + 1,
+	      "refill: expected one spare added (%u outer keys)", n0 + 1);
 	a = pfx("203.0.113.1");
 	wgx_enforce_explain(e, "hank", &a, IPPROTO_TCP, 8080, true, &x);
 	CHECK(x.verdict == WGX_EX_ALLOWED, "hank inbound: %s", x.why);
@@ -713,7 +731,40 @@ static void big_free(struct wgx_policy *p)
 	free(p);
 }
 
-static void test_scale(struct wgx_enforce_fds *fds)
+/* Seconds each step of test_scale took (make bench prints them; the test does not judge). */
+struct scale_times {	/* doubles only: bench() reads them as an array */
+	double apply, again, one, one_new, compile, big, baseline;
+};
+
+/*
+ * What the kernel alone costs for as many entries as the 100,000-user apply writes: one
+ * batch of 100,000 user entries into a fresh hash map (the apply's own work is beyond it).
+ */
+static double baseline_writes(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	struct wgx_tun_user *v = calloc(100000, sizeof(*v));
+	uint32_t *k = calloc(100000, sizeof(*k)), i, n = 100000;
+	struct timespec t0;
+	double t = -1;
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "wgx_bench", 4, sizeof(*v), 100000, &o);
+	if (fd >= 0 && k && v) {
+		for (i = 0; i < n; i++)
+			k[i] = 0x64400000u + i;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (!bpf_map_update_batch(fd, k, v, &n, NULL))
+			t = since(&t0);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(k);
+	free(v);
+	return t;
+}
+
+static void test_scale(struct wgx_enforce_fds *fds, struct scale_times *out)
 {
 	struct wgx_policy *p = big_policy(1000, 100, 100000), *q = NULL;
 	struct wgx_policy_err err = {};
@@ -724,9 +775,7 @@ static void test_scale(struct wgx_enforce_fds *fds)
 	struct wgx_prefix a, addr;
 	unsigned int g[1] = { 0 }, grp2[2] = { 3, 4 };
 	struct timespec t0;
-	double t_apply, t_again, t_one, t_new, t_compile, t_big;
-	const char *strict = getenv("WGXDP_STRICT_TIMING");
-	double slack = strict && !strcmp(strict, "1") ? 1 : 5;
+	double t_apply = 0, t_again = 0, t_one = 0, t_new = 0, t_compile = 0, t_big = 0;
 	int ret;
 
 	if (open_fds(fds, &e))
@@ -768,15 +817,7 @@ static void test_scale(struct wgx_enforce_fds *fds)
 	printf("test_enforce: 100000 users, 1000 groups of 100 prefixes: apply %.2f s, again "
 	       "%.2f s; one user %.2f ms, one user with a new set %.2f ms\n", t_apply, t_again,
 	       t_one * 1e3, t_new * 1e3);
-	/*
-	 * The targets: whole policy < 2 s, one user < 10 ms (a new set waits for one RCU grace
-	 * period: inserting into a map of maps). On a loaded machine only with
-	 * WGXDP_STRICT_TIMING=1; else 5 times that, which only an O(n^2) path misses.
-	 */
-	CHECK(t_apply < 2 * slack && t_again < 2 * slack, "100000 users: expected < %.0f s",
-	      2 * slack);
-	CHECK(t_one < 0.01 * slack, "one user: expected < %.0f ms", 10 * slack);
-	CHECK(t_new < 0.05 * slack, "one user with a new set: expected < %.0f ms", 50 * slack);
+	/* the targets (2 s, 10 ms) are `make bench`'s to report: build/unit/test_enforce --bench */
 
 	/* 100,000 prefixes in one group */
 	q = big_policy(1, 100000, 10);
@@ -794,18 +835,59 @@ static void test_scale(struct wgx_enforce_fds *fds)
 	CHECK(ret == 0, "100000 prefixes: apply %d: %s: %s", ret, err.where, err.why);
 	printf("test_enforce: 100000 prefixes in one group: compile %.3f s, apply %.2f s\n",
 	       t_compile, t_big);
-	CHECK(t_compile < 0.5 * slack && t_big < 2 * slack, "100000 prefixes: expected compile "
-	      "< %.1f s, apply < %.0f s", 0.5 * slack, 2 * slack);
 out:
+	*out = (struct scale_times){ t_apply, t_again, t_one, t_new, t_compile, t_big,
+				     baseline_writes() };
 	wgx_enforce_close(e);
 	big_free(p);
 	if (q)
 		big_free(q);
 }
 
-int main(void)
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* `make bench`: test_scale five times, the median of each step, beside the baseline. */
+static int bench(struct wgx_enforce_fds *fds)
+{
+	static const char *const what[] = {
+		"apply 100,000 users (1,000 groups x 100 prefixes)", "apply the same again",
+		"one user, existing set of groups", "one user, new set of groups",
+		"compile 100,000 prefixes", "apply 100,000 prefixes in one group",
+		"baseline: 100,000 hash map writes in one batch",
+	};
+	struct scale_times t[5];
+	double v[5];
+	unsigned int i, k;
+
+	for (i = 0; i < 5; i++)
+		test_scale(fds, &t[i]);
+	if (failed)
+		return 1;
+	printf("policy apply times, median of 5 (targets: a whole policy < 2 s, one user < 10 ms)\n");
+	for (k = 0; k < 7; k++) {
+		for (i = 0; i < 5; i++)
+			v[i] = ((double *)&t[i])[k];
+		qsort(v, 5, sizeof(v[0]), cmp_double);
+		if (k == 2 || k == 3)
+			printf("  %-52s %9.2f ms\n", what[k], v[2] * 1e3);
+		else
+			printf("  %-52s %9.3f s\n", what[k], v[2]);
+		if (k == 0)
+			printf("  %-52s %9.1f x baseline\n", "", v[2] /
+			       (t[0].baseline > 0 ? t[0].baseline : 1));
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	struct wgx_enforce_fds fds;
+	struct scale_times st;
 	int ret;
 
 	test_compile();
@@ -816,9 +898,14 @@ int main(void)
 			"root and BPF\n", strerror(-ret));
 		return failed ? 1 : 77;
 	}
+	if (argc > 1 && !strcmp(argv[1], "--bench")) {
+		ret = bench(&fds);
+		wgx_enforce_fds_close(&fds);
+		return ret;
+	}
 	test_apply(&fds);
 	test_user_set(&fds);
-	test_scale(&fds);
+	test_scale(&fds, &st);
 	wgx_enforce_fds_close(&fds);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
