@@ -49,6 +49,7 @@ done
 
 expect_eq "status: tunnel interface" "$(wgx_json gw "[i['name'] for i in s['tunnel']['interfaces']]")" "['$WG']"
 expect_eq "status: attached" "$(wgx_json gw "s['tunnel']['interfaces'][0]['attached']")" True
+expect_eq "status: no link layer on WireGuard" "$(wgx_json gw "s['tunnel']['interfaces'][0]['l2_len']")" 0
 expect_eq "status: policy_loaded" "$(wgx_json gw "s['tunnel']['policy_loaded']")" False
 expect_eq "status: tcp timeout default" "$(wgx_json gw "s['tunnel']['timeouts']['tcp']")" 7440
 expect_eq "status: no uplink interfaces" "$(wgx_json gw "len(s['interfaces'])")" 0
@@ -84,4 +85,22 @@ lab_nsenter gw tc filter show dev "$WG" egress | grep -q "pref 30 bpf" || lab_fa
 [ -e "$P" ] && lab_fail "$P left behind"
 wgx gw detach "$WG" 2>/dev/null && lab_fail "second detach succeeded"
 lab_ping c1 10.2.0.1 3 || lab_fail "ping through the tunnel after detach"
+
+# The link layer comes from the device: 14 bytes on Ethernet, and a device whose header we
+# do not know (loopback) is refused with nothing left behind.
+E=${LAB_ID}e
+lab_nsenter gw ip link add "$E" type veth peer name "${LAB_ID}f" || lab_fail "ip link add $E"
+wgx gw attach --wg "$E" >/dev/null || lab_fail "attach --wg $E (a veth)"
+expect_eq "status: Ethernet link layer" "$(wgx_json gw "s['tunnel']['interfaces'][0]['l2_len']")" 14
+wgx gw attach --wg lo 2>"$LAB_TMP/lo.txt" && lab_fail "attach --wg lo succeeded"
+grep -q "not a WireGuard, TUN or Ethernet device" "$LAB_TMP/lo.txt" ||
+	lab_fail "attach --wg lo: $(cat "$LAB_TMP/lo.txt")"
+expect_eq "tunnel interfaces after the refused lo" \
+	"$(wgx_json gw "[i['name'] for i in s['tunnel']['interfaces']]")" "['$E']"
+# The interface goes and one of the same name comes: detach by name forgets the old one.
+lab_nsenter gw ip link del "$E"
+lab_nsenter gw ip link add "$E" type veth peer name "${LAB_ID}f" || lab_fail "ip link add $E again"
+wgx gw detach "$E" | grep -q "tunnel's pins removed" ||
+	lab_fail "detach of a re-created $E did not remove the pins"
+[ -e "$P/tunnel" ] && lab_fail "$P/tunnel left behind by a re-created interface's record"
 echo "tunnel_attach: all checks passed ($LAB_WG_IMPL WireGuard)"
