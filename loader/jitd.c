@@ -200,8 +200,11 @@ static int enforce_apply(struct jitd *d)
 		LOG(ERR, "apply the policy to the tunnel: %s%s%s; the policy in force there stays, "
 		    "and new peer API users get no rules until a policy applies",
 		    perr.where, perr.where[0] ? ": " : "", perr.why[0] ? perr.why : strerror(-err));
-		/* what was applied may be freed already (a reload): never use it again */
-		d->lc.enf = NULL;
+		/*
+		 * What was applied may be freed already (a reload): never use it again. The
+		 * maps stay open for removals, so a user whose peer goes loses her entries.
+		 */
+		d->lc.enf = d->enf;
 		d->lc.enf_policy = NULL;
 		return err;
 	}
@@ -421,7 +424,7 @@ static void revalidated(struct jitd *d, struct wgx_user **owned)
 	struct wgx_policy_err perr = {};
 	int err;
 
-	if (d->lc.enf) {
+	if (d->lc.enf && d->lc.enf_policy) {
 		err = wgx_enforce_user_set(d->lc.enf, d->lc.enf_policy, *owned, &perr);
 		if (err)
 			LOG(WARN, "update the rules of %s: %s%s%s", (*owned)->name, perr.where,
@@ -549,7 +552,7 @@ static void on_tick(void *ctx, int fd, uint32_t events)
 	events_check(d);
 	enforce_check(d);
 	sweep(d, false);
-	if (d->lc.enf)
+	if (d->lc.enf && d->lc.enf_policy)
 		wgx_enforce_refill(d->lc.enf);	/* spare sets for the next new set of groups */
 	flush_stats(d);
 }
@@ -592,7 +595,6 @@ static void on_signal(void *ctx, int fd, uint32_t events)
 		load_policy_logged(d, false, &rc);
 		if (!rc) {
 			d->lc.enf_policy = NULL;
-			d->lc.enf = NULL;
 			api_users_rebind(d);
 			enforce_apply(d);
 			sweep(d, false);

@@ -195,7 +195,7 @@ int wgx_lc_install(struct wgx_lifecycle *lc, const struct wgx_user *u, bool from
 	if (err)
 		return err;
 
-	if (from_api && lc->enf) {
+	if (from_api && lc->enf && lc->enf_policy) {
 		struct wgx_policy_err perr = {};
 
 		/* the user's rules first: from the first packet on, the user is enforced */
@@ -225,7 +225,7 @@ int wgx_lc_install(struct wgx_lifecycle *lc, const struct wgx_user *u, bool from
 	explicit_bzero(p.psk, sizeof(p.psk));
 	if (err) {
 		snprintf(why, whylen, "%s refused the peer: %s", lc->ifname, strerror(-err));
-		if (from_api && lc->enf)
+		if (from_api && lc->enf && lc->enf_policy)
 			wgx_enforce_user_del(lc->enf, u->name);
 		return err;
 	}

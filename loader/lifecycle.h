@@ -53,7 +53,8 @@ struct wgx_lifecycle {
 	unsigned int nr_keys;
 	/*
 	 * The tunnel's policy maps (NULL: not attached) and the policy last applied to them: a
-	 * peer API user's rules go in before the peer, and out after it.
+	 * peer API user's rules go in before the peer, and out after it. enf_policy NULL (the
+	 * last apply failed): no new rules go in, a removed user's still go out.
 	 */
 	struct wgx_enforce *enf;
 	const struct wgx_policy *enf_policy;

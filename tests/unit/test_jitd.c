@@ -16,9 +16,11 @@
 #include "check.h"
 #include "wg_initiator.h"
 #include "loader/admission.h"
+#include "loader/enforce.h"
 #include "loader/jit_state.h"
 #include "loader/lifecycle.h"
 #include "loader/log.h"
+#include "loader/policy.h"
 #include "loader/reinject.h"
 #include "loader/wgdev_peers.h"
 
@@ -374,6 +376,80 @@ static void test_lifecycle(void)
 	free(g.dev.peers);
 }
 
+/* Whether the tunnel's maps hold a user of that name (explain finds her). */
+static bool enforced(struct wgx_enforce *e, const char *name)
+{
+	struct wgx_prefix dst;
+	struct wgx_explain x;
+
+	wgx_prefix_parse("10.0.0.1", &dst);
+	return !wgx_enforce_explain(e, name, &dst, IPPROTO_TCP, 22, false, &x) &&
+	       x.verdict != WGX_EX_UNKNOWN_USER;
+}
+
+/*
+ * A peer API user's rules go into the tunnel's maps before her peer and out after it; when
+ * the last apply failed (enf_policy NULL) no new rules go in, and a leaving user's still go.
+ */
+static void test_lifecycle_enforce(void)
+{
+	static const char json[] = "{\"groups\": {\"ssh\": {\"allow\": [{\"cidr\": "
+				   "\"10.0.0.0/8\", \"proto\": \"tcp\", \"ports\": \"22\"}]}}, "
+				   "\"users\": []}";
+	struct fake f = {};
+	struct wgx_dev_ops ops = { fake_get, fake_set, fake_remove, &f };
+	struct wgx_enforce_fds fds;
+	struct wgx_enforce *e = NULL;
+	struct wgx_policy *p = NULL;
+	struct wgx_policy_err err = {};
+	struct wgx_jit_state s;
+	struct wgx_jit_stats st = {};
+	struct wgx_lifecycle lc;
+	struct wgx_user carol, dave;
+	struct wgx_prefix c1, d1;
+	unsigned int ssh = 0;
+	uint8_t ep[16] = { 198, 51, 100, 7 };
+	char why[256];
+
+	if (!CHECK(!wgx_jit_state_anon(&s), "BPF maps (needs root)"))
+		return;
+	if (!CHECK(!wgx_enforce_create_maps(&fds), "the tunnel's maps (needs root)"))
+		goto out_state;
+	if (!CHECK(!wgx_policy_load_string(json, &p, &err) &&
+		   !wgx_enforce_from_fds(&fds, &e, &err) &&
+		   !wgx_enforce_apply(e, p, NULL, 0, &err), "a policy applied: %s", err.why))
+		goto out;
+	wgx_lc_init(&lc, "wg0", &ops, s.peers_fd, &st, 600, false);
+	lc.enf = e;
+	lc.enf_policy = p;
+	user(&carol, &c1, "carol", "100.64.0.2/32");
+	user(&dave, &d1, "dave", "100.64.0.3/32");
+	carol.groups = dave.groups = &ssh;
+	carol.nr_groups = dave.nr_groups = 1;
+
+	CHECK(!wgx_lc_install(&lc, &carol, true, 4, ep, 1, why, sizeof(why)) &&
+	      enforced(e, "carol"), "carol from the API: her peer and her rules (%s)", why);
+	/* an apply failed: the policy it had is gone, so no new rules... */
+	lc.enf_policy = NULL;
+	CHECK(!wgx_lc_install(&lc, &dave, true, 4, ep, 2, why, sizeof(why)) &&
+	      fake_find(&f, dave.public_key) && !enforced(e, "dave"),
+	      "dave after a failed apply: a peer, no rules (the tunnel drops him: fail closed)");
+	/* ...but a user who leaves loses hers */
+	gone_key = carol.public_key;
+	CHECK(!wgx_lc_sweep(&lc, time(NULL), false, test_judge, NULL), "sweep");
+	gone_key = NULL;
+	CHECK(!fake_find(&f, carol.public_key) && !enforced(e, "carol"),
+	      "carol removed: her peer and her rules gone");
+	wgx_lc_free(&lc);
+	free(f.dev.peers);
+out:
+	wgx_enforce_close(e);
+	wgx_policy_free(p);
+	wgx_enforce_fds_close(&fds);
+out_state:
+	wgx_jit_state_close(&s);
+}
+
 static void test_removal_rule(void)
 {
 	struct wgx_peer_rec r = { .idle_timeout_s = 60 };
@@ -482,6 +558,7 @@ int main(void)
 	}
 	test_admission();
 	test_lifecycle();
+	test_lifecycle_enforce();
 	test_removal_rule();
 	test_reinject_check();
 	test_log();
