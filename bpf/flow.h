@@ -74,21 +74,7 @@ static __always_inline bool flow_key_quoted(struct wgx_flow_key *k, const struct
 static __always_inline __u64 flow_timeout_ns(const struct wgx_tun_cfg *cfg, __u8 proto,
 					     __u32 flags)
 {
-	__u32 s;
-
-	if (proto == IPPROTO_TCP) {
-		if ((flags & WGX_FLOW_F_RST) ||
-		    (flags & (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN)) ==
-			    (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN))
-			s = cfg->tcp_close_s ?: WGX_TUN_TCP_CLOSE_S;
-		else
-			s = cfg->tcp_timeout_s ?: WGX_TUN_TCP_TIMEOUT_S;
-	} else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
-		s = cfg->icmp_timeout_s ?: WGX_TUN_ICMP_TIMEOUT_S;
-	} else {
-		s = cfg->udp_timeout_s ?: WGX_TUN_UDP_TIMEOUT_S;
-	}
-	return (__u64)s * NSEC_PER_SEC;
+	return (__u64)wgx_flow_timeout_s(cfg, proto, flags) * NSEC_PER_SEC;
 }
 
 static __always_inline bool flow_live(const struct wgx_flow *f, const struct wgx_tun_cfg *cfg,

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 
 #include "loader/enforce.h"
+#include "loader/mapio.h"
 
 const char *const wgx_enforce_map_names[WGX_EM__MAX] = {
 	[WGX_EM_ADDR4] = "wgx_tun_addr4",	[WGX_EM_ADDR6] = "wgx_tun_addr6",
@@ -302,11 +303,6 @@ void wgx_enforce_close(struct wgx_enforce *e)
 	free(e);
 }
 
-static bool batch_unsupported(int ret)
-{
-	return ret == -EINVAL || ret == -ENOTSUP || ret == -EOPNOTSUPP || ret == -ENOSYS;
-}
-
 /* n elements into fd (each update atomic): batched where the map type allows it. */
 static int update_many(int fd, const void *keys, const void *vals, size_t n, size_t ksz,
 		       size_t vsz)
@@ -323,7 +319,7 @@ static int update_many(int fd, const void *keys, const void *vals, size_t n, siz
 			done += count;
 			continue;
 		}
-		if (!batch_unsupported(ret) || count)
+		if (!wgx_map_batch_unsupported(ret) || count)
 			return ret;
 		for (i = done; i < n; i++) {
 			ret = bpf_map_update_elem(fd, k + i * ksz, v + i * vsz, BPF_ANY);
@@ -349,7 +345,7 @@ static void delete_many(int fd, const void *keys, size_t n, size_t ksz)
 		done += count;
 		if (!ret)
 			continue;
-		if (!count && batch_unsupported(ret))
+		if (!count && wgx_map_batch_unsupported(ret))
 			break;
 		done++;		/* the key that failed (gone already) */
 	}
@@ -407,81 +403,6 @@ static int outer_ops(struct outer_op *ops)
 	return ret;
 }
 
-/* Doubles the arrays *k and *v of *cap keys and values (4096 at first). 0 or -ENOMEM. */
-static int grow(char **k, char **v, size_t *cap, size_t ksz, size_t vsz)
-{
-	size_t n = *cap ? 2 * *cap : 4096;
-	char *nk, *nv;
-
-	nk = realloc(*k, n * ksz);
-	if (nk)
-		*k = nk;
-	nv = realloc(*v, n * vsz);
-	if (nv)
-		*v = nv;
-	if (!nk || !nv)
-		return -ENOMEM;
-	*cap = n;
-	return 0;
-}
-
-/* Every element of fd into *keys, *vals (malloc'ed, *n of them). */
-static int read_all(int fd, size_t ksz, size_t vsz, void **keys, void **vals, size_t *n)
-{
-	char in[64], outb[64], *k = NULL, *v = NULL;
-	size_t cap = 0, got = 0;
-	uint32_t count;
-	bool first = true;
-	int ret;
-
-	*keys = *vals = NULL;
-	*n = 0;
-	for (;;) {
-		if (cap - got < 1024 && grow(&k, &v, &cap, ksz, vsz)) {
-			ret = -ENOMEM;
-			goto fail;
-		}
-		count = 1024;
-		ret = bpf_map_lookup_batch(fd, first ? NULL : in, outb, k + got * ksz,
-					   v + got * vsz, &count, NULL);
-		if (ret && ret != -ENOENT && first && batch_unsupported(ret))
-			goto by_key;
-		if (ret && ret != -ENOENT)
-			goto fail;
-		got += count;
-		first = false;
-		memcpy(in, outb, sizeof(in));
-		if (ret == -ENOENT)
-			break;
-	}
-	*keys = k;
-	*vals = v;
-	*n = got;
-	return 0;
-by_key:
-	got = 0;
-	for (ret = bpf_map_get_next_key(fd, NULL, in); !ret;
-	     ret = bpf_map_get_next_key(fd, in, in)) {
-		if (got == cap && grow(&k, &v, &cap, ksz, vsz)) {
-			ret = -ENOMEM;
-			goto fail;
-		}
-		if (bpf_map_lookup_elem(fd, in, v + got * vsz))
-			continue;	/* deleted meanwhile */
-		memcpy(k + got * ksz, in, ksz);
-		got++;
-	}
-	if (ret != -ENOENT)
-		goto fail;
-	*keys = k;
-	*vals = v;
-	*n = got;
-	return 0;
-fail:
-	free(k);
-	free(v);
-	return ret;
-}
 
 static uint16_t gen16(uint32_t policy_id)
 {
@@ -509,7 +430,7 @@ static int keys_where(int fd, size_t vsz, bool other_gen, uint32_t arg, uint32_t
 
 	*out = NULL;
 	*nr = 0;
-	ret = read_all(fd, 4, vsz, (void **)&keys, &vals, &n);
+	ret = wgx_map_read_all(fd, 4, vsz, (void **)&keys, &vals, &n);
 	if (ret)
 		return ret;
 	for (i = k = 0; i < n; i++)
@@ -993,10 +914,10 @@ static int snapshot_take(struct wgx_enforce *e, struct snapshot *s)
 
 	memset(s, 0, sizeof(*s));
 	for (m = 0; m < 4 && !ret; m++)
-		ret = read_all(e->fd[WGX_EM_ADDR4 + m], addr_ksz[m], sizeof(struct wgx_tun_user),
+		ret = wgx_map_read_all(e->fd[WGX_EM_ADDR4 + m], addr_ksz[m], sizeof(struct wgx_tun_user),
 			       &s->keys[m], &s->vals[m], &s->n[m]);
 	if (!ret)
-		ret = read_all(e->fd[WGX_EM_NAMES], 4, sizeof(struct wgx_tun_name), &s->nkeys,
+		ret = wgx_map_read_all(e->fd[WGX_EM_NAMES], 4, sizeof(struct wgx_tun_name), &s->nkeys,
 			       &s->nvals, &s->nn);
 	if (ret)
 		snapshot_free(s);
@@ -1373,16 +1294,16 @@ int wgx_enforce_dump(struct wgx_enforce *e, struct wgx_enforce_state **out)
 		return -ENOMEM;
 	ret = read_cfg(e, &s->cfg);
 	if (!ret)
-		ret = read_all(e->fd[WGX_EM_NAMES], 4, sizeof(*names), (void **)&nkeys,
+		ret = wgx_map_read_all(e->fd[WGX_EM_NAMES], 4, sizeof(*names), (void **)&nkeys,
 			       (void **)&names, &nn);
 	if (!ret)
-		ret = read_all(e->fd[WGX_EM_PSETS], 4, sizeof(*psets), (void **)&pkeys,
+		ret = wgx_map_read_all(e->fd[WGX_EM_PSETS], 4, sizeof(*psets), (void **)&pkeys,
 			       (void **)&psets, &np);
 	if (!ret)
-		ret = read_all(e->fd[WGX_EM_GROUPS], 4, sizeof(*groups), (void **)&gkeys,
+		ret = wgx_map_read_all(e->fd[WGX_EM_GROUPS], 4, sizeof(*groups), (void **)&gkeys,
 			       (void **)&groups, &ng);
 	for (m = 0; m < 4 && !ret; m++)
-		ret = read_all(e->fd[WGX_EM_ADDR4 + m], addr_ksz[m], sizeof(struct wgx_tun_user),
+		ret = wgx_map_read_all(e->fd[WGX_EM_ADDR4 + m], addr_ksz[m], sizeof(struct wgx_tun_user),
 			       &keys[m], &vals[m], &na[m]);
 	if (ret)
 		goto out;
@@ -1623,7 +1544,7 @@ static void find_spares(struct wgx_enforce *e)
 	unsigned int t;
 
 	e->nr_spare = 0;
-	if (read_all(e->fd[WGX_EM_POL4], 4, 4, (void **)&keys, &vals, &n))
+	if (wgx_map_read_all(e->fd[WGX_EM_POL4], 4, 4, (void **)&keys, &vals, &n))
 		return;
 	for (i = 0; i < n && e->nr_spare < WGX_ENFORCE_SPARE_SETS; i++) {
 		if (gen16(keys[i]) != (e->generation & 0xffff) ||
@@ -1921,7 +1842,7 @@ static int find_who(struct wgx_enforce *e, const char *who, struct wgx_tun_user 
 		m = WGX_EM_ADDR4 + addr_map(&a);
 		return bpf_map_lookup_elem(e->fd[m], key, v) ? -ENOENT : 0;
 	}
-	ret = read_all(e->fd[WGX_EM_NAMES], 4, sizeof(*names), (void **)&ids, (void **)&names,
+	ret = wgx_map_read_all(e->fd[WGX_EM_NAMES], 4, sizeof(*names), (void **)&ids, (void **)&names,
 		       &n);
 	if (ret)
 		return ret;
@@ -1933,7 +1854,7 @@ static int find_who(struct wgx_enforce *e, const char *who, struct wgx_tun_user 
 	if (target == WGX_USER_NONE)
 		return -ENOENT;
 	for (m = 0; m < 4; m++) {
-		ret = read_all(e->fd[WGX_EM_ADDR4 + m], addr_ksz[m], sizeof(*v), &keys, &vals, &n);
+		ret = wgx_map_read_all(e->fd[WGX_EM_ADDR4 + m], addr_ksz[m], sizeof(*v), &keys, &vals, &n);
 		if (ret)
 			return ret;
 		for (i = 0; i < n; i++)

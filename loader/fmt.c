@@ -47,3 +47,14 @@ void wgx_fmt_time(char *buf, size_t len, int64_t sec)
 	gmtime_r(&t, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+void wgx_fmt_time_ns(char *buf, size_t len, uint64_t ns)
+{
+	time_t t = ns / 1000000000ull;
+	struct tm tm;
+	char sec[32];
+
+	gmtime_r(&t, &tm);
+	strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%06uZ", sec, (unsigned int)(ns % 1000000000ull / 1000));
+}

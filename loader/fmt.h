@@ -12,5 +12,7 @@ void wgx_fmt_endpoint(char *buf, size_t len, int family, const void *addr, uint1
 int wgx_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 /* "2026-11-22T04:20:00Z" */
 void wgx_fmt_time(char *buf, size_t len, int64_t sec);
+/* "2026-11-22T04:20:00.123456Z" (RFC 3339, microseconds), from CLOCK_REALTIME ns */
+void wgx_fmt_time_ns(char *buf, size_t len, uint64_t ns);
 
 #endif /* WGXDP_FMT_H */

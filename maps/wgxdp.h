@@ -43,6 +43,14 @@ enum {
 #define WG_LEN_COOKIE		64
 #define WG_LEN_DATA_MIN		32	/* header 16 + tag 16; exactly this is a keepalive */
 #define WG_LEN_KEEPALIVE	32
+/*
+ * A data message's plaintext is padded to a multiple of 16, but never past the sender's
+ * MTU: a full-size packet on a 1420-byte MTU is 1420 + 32 = 1452 bytes, not a multiple of
+ * 16 (the kernel's calculate_skb_padding, wireguard-go's calculatePaddingSize). So a
+ * length that is not a multiple of 16 is valid when the plaintext can be an MTU: at least
+ * 68 bytes, the smallest MTU that carries IPv4.
+ */
+#define WG_DATA_MIN_MTU		68
 
 /*
  * Counters: every packet the uplink program sees is counted exactly once, in
@@ -393,6 +401,25 @@ struct wgx_flow {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct wgx_flow) == 64, "wgx_flow layout");
+
+/*
+ * A flow's idle timeout in seconds: the kernel judges a flow with it on every packet, and
+ * userspace (wgxdp flows, the flow log) shows a flow as ended with the same rule. A timeout
+ * of 0 in wgx_tun_cfg means the default. proto: 6 TCP, 1 ICMP, 58 ICMPv6, else UDP's.
+ */
+static inline __u32 wgx_flow_timeout_s(const struct wgx_tun_cfg *cfg, __u8 proto, __u32 flags)
+{
+	if (proto == 6) {
+		if ((flags & WGX_FLOW_F_RST) ||
+		    (flags & (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN)) ==
+			    (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN))
+			return cfg->tcp_close_s ?: WGX_TUN_TCP_CLOSE_S;
+		return cfg->tcp_timeout_s ?: WGX_TUN_TCP_TIMEOUT_S;
+	}
+	if (proto == 1 || proto == 58)
+		return cfg->icmp_timeout_s ?: WGX_TUN_ICMP_TIMEOUT_S;
+	return cfg->udp_timeout_s ?: WGX_TUN_UDP_TIMEOUT_S;
+}
 
 /*
  * Counters: every packet the tunnel programs see lands in exactly one entry of

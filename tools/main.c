@@ -70,6 +70,14 @@ static const struct wgx_cmd cmds[] = {
 	  "wgxdp peers [--json] [--wg IFACE] [--pin-dir DIR]\n"
 	  "  User, key, endpoint, last handshake, rx/tx bytes, installed since and what would\n"
 	  "  remove each peer; then what the daemon did with the initiations it read.\n" },
+	{ "flows", cmd_flows, "list the tunnel's flows: who talks to what, how much",
+	  "wgxdp flows [--json] [--user NAME] [--all] [--pin-dir DIR]\n"
+	  "  Each flow the tunnel programs track now, from the pinned maps (the daemon may be\n"
+	  "  stopped): user, protocol, direction (out: the user opened it; in: an inbound rule\n"
+	  "  let it in), both ends, packets and bytes each way (L3: the IP packet as it crosses\n"
+	  "  the WireGuard interface), TCP state, last seen, and the group and rule that allowed\n"
+	  "  it. Flows past their idle timeout are left out unless --all.\n"
+	  "  --user NAME  only that user's flows\n" },
 	{ "policy", cmd_policy, "check a policy file; show, explain what the tunnel enforces",
 	  wgx_policy_usage },
 };

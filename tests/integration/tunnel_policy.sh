@@ -56,8 +56,22 @@ def serve(port, fam, addr):
     s.bind((addr, port)); s.listen(16)
     while True:
         c, _ = s.accept(); c.sendall(b"hello\n"); c.close()
+def sink(port):
+    # reads to the end, answers how many bytes it got (the accounting check)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.listen(16)
+    while True:
+        c, _ = s.accept(); n = 0
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            n += len(b)
+        c.sendall(b"%d\n" % n); c.close()
 for port in (8080, 8081):
     threading.Thread(target=serve, args=(port, socket.AF_INET, "0.0.0.0"), daemon=True).start()
+threading.Thread(target=sink, args=(9000,), daemon=True).start()
 threading.Event().wait()
 PY
 lab_spawn nsenter --net="$(lab_ns_path srv)" python3 "$LAB_TMP/listen.py"
@@ -136,4 +150,39 @@ kill -9 "$DAEMON"; wait "$DAEMON" 2>/dev/null
 reaches 10.91.1.10 || lab_fail "after kill -9: alice lost an allowed destination"
 reaches 10.91.2.10 && lab_fail "after kill -9: alice reached a denied destination"
 echo "ok: kill -9 of the daemon keeps the policy enforced"
+
+# Exact accounting, read with the daemon stopped: pings of a known size, IPv4 and IPv6, give
+# flows of exactly those packets and L3 bytes each way; a TCP transfer of 100,000 bytes
+# (full-size packets: the uplink must pass WireGuard's MTU-capped data messages) gives a flow
+# equal to what the tunnel's counters saw meanwhile.
+# flow_of FILTER: "tx_packets tx_bytes rx_packets rx_bytes" of alice's one flow matching FILTER
+flow_of() {
+	wgx gw flows --user alice --json | python3 -c '
+import json, sys
+m = [f for f in json.load(sys.stdin)["flows"] if eval(sys.argv[1])]
+print(" ".join(str(m[0][k]) for k in ("tx_packets", "tx_bytes", "rx_packets", "rx_bytes")) if len(m) == 1 else "%d flows" % len(m))' "$1"
+}
+lab_nsenter ca ping -c 5 -i 0.2 -s 333 -W 2 10.91.1.10 >/dev/null || lab_fail "ping -s 333 10.91.1.10"
+lab_nsenter ca ping -c 4 -i 0.2 -s 333 -W 2 fd91:1::10 >/dev/null || lab_fail "ping -s 333 fd91:1::10"
+expect_eq "flow of 5 pings of 333 bytes (IPv4: 361-byte packets)" \
+	"$(flow_of 'f["proto"] == "icmp" and f["remote_end"].startswith("10.91.1.10:") and f["tx_bytes"] == 5 * 361')" "5 1805 5 1805"
+expect_eq "flow of 4 pings of 333 bytes (IPv6: 381-byte packets)" \
+	"$(flow_of 'f["proto"] == "icmpv6" and f["remote_end"].startswith("[fd91:1::10]:") and f["tx_bytes"] == 4 * 381')" "4 1524 4 1524"
+ctr() { wgx_json gw "' '.join(str(s['tunnel']['counters']['$1']['reasons'].get('$2', {}).get(k, 0)) for k in ('packets', 'bytes'))"; }
+read -r ip0 ib0 <<<"$(ctr ingress allowed)"
+read -r ep0 eb0 <<<"$(ctr egress reply)"
+lab_nsenter ca python3 -c '
+import socket
+s = socket.create_connection(("10.91.1.10", 9000), 3)
+s.sendall(b"x" * 100000)
+s.shutdown(socket.SHUT_WR)
+assert s.recv(16) == b"100000\n"
+s.close()' || lab_fail "a tcp transfer of 100000 bytes to 10.91.1.10:9000"
+sleep 1
+read -r ip1 ib1 <<<"$(ctr ingress allowed)"
+read -r ep1 eb1 <<<"$(ctr egress reply)"
+expect_eq "tcp flow to 10.91.1.10:9000 = the tunnel's counters meanwhile" \
+	"$(flow_of 'f["proto"] == "tcp" and f["state"] == "closed" and f["remote_end"] == "10.91.1.10:9000"')" \
+	"$((ip1 - ip0)) $((ib1 - ib0)) $((ep1 - ep0)) $((eb1 - eb0))"
+wgx gw flows --user alice
 echo "tunnel_policy: all checks passed ($LAB_WG_IMPL WireGuard)"

@@ -235,6 +235,10 @@ WG4(b_cookie63, 3, 0, 63)
 WG4(b_cookie80, 3, 0, 80)
 WG4(b_data33, 4, 0, 33)
 WG4(b_data40, 4, 0, 40)
+WG4(b_data99, 4, 0, 99)
+WG4(b_data100, 4, 0, 100)
+WG4(b_data1452, 4, 0, 1452)
+WG6(b_data6_1312, 4, 0, 1312)
 WG4(b_data16, 4, 0, 16)
 WG6(b_init6_150, 1, 0, 150)
 WG4(b_init_res1, 1, 0x01, 148)
@@ -302,6 +306,10 @@ static const struct ucase cases[] = {
 	{ "ipv4 cookie reply", b_cookie, OK(COOKIE) },
 	{ "ipv4 data 48", b_data48, OK(DATA) },
 	{ "ipv4 data 1440", b_data1440, OK(DATA) },
+	{ "ipv4 data 1452 (a full packet on a 1420 MTU: padding stops at the MTU)", b_data1452,
+	  OK(DATA) },
+	{ "ipv4 data 100 (68 bytes of plaintext: a 68-byte MTU)", b_data100, OK(DATA) },
+	{ "ipv6 data 1312 (a full packet on a 1280 MTU)", b_data6_1312, OK(DATA) },
 	{ "ipv4 keepalive", b_keepalive, OK(KEEPALIVE) },
 	{ "ipv6 response", b_resp6, OK(RESPONSE) },
 	{ "ipv6 cookie reply", b_cookie6, OK(COOKIE) },
@@ -321,6 +329,8 @@ static const struct ucase cases[] = {
 	{ "cookie 80", b_cookie80, BAD(COOKIE, BAD_SIZE) },
 	{ "data 33 (not a multiple of 16)", b_data33, BAD(DATA, BAD_SIZE) },
 	{ "data 40", b_data40, BAD(DATA, BAD_SIZE) },
+	{ "data 99 (67 bytes of plaintext: padded, or below any MTU)", b_data99,
+	  BAD(DATA, BAD_SIZE) },
 	{ "data 16 (below the minimum)", b_data16, BAD(DATA, BAD_SIZE) },
 	{ "initiation reserved byte 1", b_init_res1, BAD(INITIATION, BAD_RESERVED) },
 	{ "initiation reserved byte 3", b_init_res3, BAD(INITIATION, BAD_RESERVED) },

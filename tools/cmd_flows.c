@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* wgxdp flows: the tunnel's flows now, from the pinned maps (the daemon may be stopped). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include <netinet/in.h>
+
+#include "loader/enforce.h"
+#include "loader/flows.h"
+#include "loader/noise.h"
+#include "tools/wgxdp.h"
+
+/* "tcp fin-out", "tcp closed", ... : what the kernel knows of a TCP flow's end */
+static const char *state_of(const struct wgx_flow_rec *r)
+{
+	uint32_t f = r->v.flags;
+
+	if (r->key.proto != IPPROTO_TCP)
+		return "-";
+	if (f & WGX_FLOW_F_RST)
+		return "reset";
+	if ((f & (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN)) ==
+	    (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN))
+		return "closed";
+	if (f & (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN))
+		return "closing";
+	return "open";
+}
+
+static json_t *rec_json(const struct wgx_flow_rec *r)
+{
+	char ua[64], ra[64], first[40], last[40], key64[45] = "", proto[16];
+	static const uint8_t zero[32];
+
+	wgx_fmt_endpoint(ua, sizeof(ua), r->key.family, r->key.uaddr, ntohs(r->key.uport));
+	wgx_fmt_endpoint(ra, sizeof(ra), r->key.family, r->key.raddr, ntohs(r->key.rport));
+	wgx_fmt_time_ns(first, sizeof(first), r->first_real_ns);
+	wgx_fmt_time_ns(last, sizeof(last), r->last_real_ns);
+	if (memcmp(r->public_key, zero, 32))
+		wgx_key_to_base64(key64, r->public_key);
+	return json_pack("{s:s,s:s?,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s,s:s,s:s?,s:I,"
+			 "s:s,s:b}",
+			 "user", r->user, "public_key", key64[0] ? key64 : NULL,
+			 "user_id", (json_int_t)r->v.user_id,
+			 "proto", wgx_proto_name(r->key.proto, proto, sizeof(proto)),
+			 "direction", r->v.flags & WGX_FLOW_F_INBOUND ? "inbound" : "outbound",
+			 "user_end", ua, "remote_end", ra,
+			 "tx_packets", (json_int_t)r->v.pkts_out, "tx_bytes",
+			 (json_int_t)r->v.bytes_out, "rx_packets", (json_int_t)r->v.pkts_in,
+			 "rx_bytes", (json_int_t)r->v.bytes_in, "first_seen", first,
+			 "last_seen", last, "state", state_of(r),
+			 "group", r->group[0] ? r->group : NULL, "rule", (json_int_t)r->v.rule_idx,
+			 "family", r->key.family == 6 ? "ipv6" : "ipv4", "live", r->live);
+}
+
+int cmd_flows(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "pin-dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *pin_dir = wgx_pin_dir_default(), *user = NULL;
+	bool json = false, all = false;
+	struct wgx_flows f;
+	size_t i;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "ju:ad:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'd':
+			pin_dir = optarg;
+			break;
+		case 'h':
+			return wgx_usage("flows", stdout);
+		default:
+			return wgx_usage("flows", stderr);
+		}
+	}
+	if (optind < argc)
+		return wgx_usage("flows", stderr);
+	err = wgx_flows_read(pin_dir, user, all, &f);
+	if (err) {
+		wgx_err("flows", "%s/%s: %s", pin_dir, WGX_PIN_SUB_TUNNEL, err == -ENOENT ?
+			"the tunnel is not attached (wgxdp attach --wg IFACE)" : strerror(-err));
+		return 1;
+	}
+	if (json) {
+		json_t *root = json_object(), *arr = json_array();
+
+		for (i = 0; i < f.nr; i++)
+			json_array_append_new(arr, rec_json(&f.recs[i]));
+		json_object_set_new(root, "flows", arr);
+		json_object_set_new(root, "entries", json_integer(f.nr_entries));
+		json_object_set_new(root, "capacity", json_integer(f.capacity));
+		json_dumpf(root, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(root);
+		wgx_flows_free(&f);
+		return 0;
+	}
+	for (i = 0; i < f.nr; i++) {
+		const struct wgx_flow_rec *r = &f.recs[i];
+		char ua[64], ra[64], last[40], proto[16], who[64];
+
+		wgx_fmt_endpoint(ua, sizeof(ua), r->key.family, r->key.uaddr, ntohs(r->key.uport));
+		wgx_fmt_endpoint(ra, sizeof(ra), r->key.family, r->key.raddr, ntohs(r->key.rport));
+		wgx_fmt_time_ns(last, sizeof(last), r->last_real_ns);
+		snprintf(who, sizeof(who), "%s", r->user[0] ? r->user : "?");
+		if (!i)
+			printf("%-16s %-6s %-3s %-41s %-41s %9s %11s %9s %11s  %-8s %-27s %s\n",
+			       "user", "proto", "dir", "user end", "remote end", "tx pkts", "tx bytes",
+			       "rx pkts", "rx bytes", "state", "last seen", "allowed by");
+		printf("%-16s %-6s %-3s %-41s %-41s %9llu %11llu %9llu %11llu  %-8s %-27s %s[%u]%s\n",
+		       who, wgx_proto_name(r->key.proto, proto, sizeof(proto)), r->v.flags & WGX_FLOW_F_INBOUND ? "in" : "out", ua, ra,
+		       (unsigned long long)r->v.pkts_out, (unsigned long long)r->v.bytes_out,
+		       (unsigned long long)r->v.pkts_in, (unsigned long long)r->v.bytes_in,
+		       state_of(r), last, r->group[0] ? r->group : "?",
+		       (unsigned int)r->v.rule_idx, r->live ? "" : " (ended)");
+	}
+	printf("%zu flow%s%s; the table holds %zu of %u entries\n", f.nr, f.nr == 1 ? "" : "s",
+	       user ? " of that user" : "", f.nr_entries, f.capacity);
+	wgx_flows_free(&f);
+	return 0;
+}
