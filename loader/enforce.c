@@ -822,7 +822,7 @@ static int addr_item_cmp(const void *x, const void *y, void *ksz)
 }
 
 static int addr_batch_build(struct addr_batch *b, const struct wgx_user *const *u,
-			    unsigned int n, const uint32_t *pids)
+			    unsigned int n, const uint32_t *pids, const uint32_t *uid)
 {
 	struct addr_item *items;
 	size_t cap[4] = {};
@@ -854,7 +854,7 @@ static int addr_batch_build(struct addr_batch *b, const struct wgx_user *const *
 					continue;
 				memset(&items[nr], 0, sizeof(items[nr]));
 				addr_key(&u[k]->addresses[a], items[nr].key);
-				items[nr++].v = (struct wgx_tun_user){ k, pids[k] };
+				items[nr++].v = (struct wgx_tun_user){ uid[k], pids[k] };
 			}
 		/* sorted by key bytes, for in_batch */
 		qsort_r(items, nr, sizeof(*items), addr_item_cmp, (void *)&addr_ksz[m]);
@@ -970,23 +970,84 @@ static int user_rec_set(struct user_rec *r, const struct wgx_user *u, uint32_t p
 	return 0;
 }
 
+struct old_id {
+	const char *name;
+	const uint8_t *key;
+	uint32_t id;
+};
+
+static int old_id_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct old_id *)x)->name, ((const struct old_id *)y)->name);
+}
+
+/*
+ * The user ids of u[0..n) into uid[]: a user the maps already hold (same name, same key)
+ * keeps her id, so that what is counted by user id (flows, denies) stays hers across
+ * reloads and restarts; the others get the lowest free ids. 0 or -ENOMEM.
+ */
+static int assign_ids(const struct wgx_enforce *e, const struct wgx_user *const *u,
+		      unsigned int n, uint32_t *uid)
+{
+	struct old_id *old = NULL, q, *hit;
+	unsigned int nr_old = 0, i, k;
+	uint8_t *taken = NULL;
+	uint32_t next = 0;
+
+	taken = calloc(WGX_TUN_MAX_USERS, 1);
+	old = calloc(e->nr_users + 1, sizeof(*old));
+	if (!taken || !old) {
+		free(taken);
+		free(old);
+		return -ENOMEM;
+	}
+	for (i = 0; e->have_state && i < e->nr_users && i < WGX_TUN_MAX_USERS; i++)
+		if (e->users[i].used)
+			old[nr_old++] = (struct old_id){ e->users[i].name.user,
+							 e->users[i].name.public_key, i };
+	qsort(old, nr_old, sizeof(*old), old_id_cmp);
+	for (k = 0; k < n; k++) {
+		uid[k] = WGX_USER_NONE;
+		q.name = u[k]->name;
+		hit = nr_old ? bsearch(&q, old, nr_old, sizeof(*old), old_id_cmp) : NULL;
+		if (hit && !memcmp(hit->key, u[k]->public_key, 32) && !taken[hit->id]) {
+			uid[k] = hit->id;
+			taken[hit->id] = 1;
+		}
+	}
+	for (k = 0; k < n; k++) {
+		if (uid[k] != WGX_USER_NONE)
+			continue;
+		while (next < WGX_TUN_MAX_USERS && taken[next])
+			next++;
+		uid[k] = next;		/* n <= WGX_TUN_MAX_USERS: always one free */
+		taken[next] = 1;
+	}
+	free(taken);
+	free(old);
+	return 0;
+}
+
 static int remember(struct wgx_enforce *e, const struct wgx_policy *p,
 		    const struct wgx_user *const *u, unsigned int n, const uint32_t *pids,
-		    struct set_rec *sets, unsigned int nr_sets, uint32_t gen)
+		    const uint32_t *uid, struct set_rec *sets, unsigned int nr_sets, uint32_t gen)
 {
-	unsigned int i;
+	unsigned int i, max = 0;
 
 	state_clear(e);
 	e->generation = gen;
 	e->sets = sets;
 	e->nr_sets = nr_sets;
-	e->users = calloc(n + 1, sizeof(*e->users));
+	for (i = 0; i < n; i++)
+		if (uid[i] + 1 > max)
+			max = uid[i] + 1;
+	e->users = calloc(max + 1, sizeof(*e->users));
 	e->groups = calloc(p->nr_groups + 1, sizeof(*e->groups));
 	if (!e->users || !e->groups)
 		goto nomem;
-	e->nr_users = n;
+	e->nr_users = max;
 	for (i = 0; i < n; i++)
-		if (user_rec_set(&e->users[i], u[i], pids[i]))
+		if (user_rec_set(&e->users[uid[i]], u[i], pids[i]))
 			goto nomem;
 	for (e->nr_groups = 0; e->nr_groups < p->nr_groups; e->nr_groups++) {
 		e->groups[e->nr_groups] = strdup(p->groups[e->nr_groups].name);
@@ -1000,13 +1061,38 @@ nomem:
 	return 0;
 }
 
+static int load_state(struct wgx_enforce *e);
+
+/* Deletes the names of every user id but uid[0..n). */
+static void delete_names_except(struct wgx_enforce *e, const uint32_t *uid, unsigned int n)
+{
+	uint8_t *keep = calloc(WGX_TUN_MAX_USERS, 1);
+	uint32_t *keys = NULL;
+	size_t nr = 0, i, k;
+	unsigned int j;
+
+	if (!keep || keys_where(e->fd[WGX_EM_NAMES], sizeof(struct wgx_tun_name), false, 0, &keys,
+				&nr)) {
+		free(keep);
+		return;
+	}
+	for (j = 0; j < n; j++)
+		keep[uid[j]] = 1;
+	for (i = k = 0; i < nr; i++)
+		if (keys[i] >= WGX_TUN_MAX_USERS || !keep[keys[i]])
+			keys[k++] = keys[i];
+	delete_many(e->fd[WGX_EM_NAMES], keys, k, 4);
+	free(keys);
+	free(keep);
+}
+
 int wgx_enforce_apply(struct wgx_enforce *e, const struct wgx_policy *p,
 		      const struct wgx_user *const *extra, unsigned int nr_extra,
 		      struct wgx_policy_err *err)
 {
 	const struct wgx_user **u = NULL;
 	struct set_rec *sets = NULL, s;
-	uint32_t *pids = NULL, *table = NULL, mask, h, gen, i, k, g;
+	uint32_t *pids = NULL, *table = NULL, *uid = NULL, mask, h, gen, i, k, g;
 	unsigned int n = p->nr_users + nr_extra, nr_sets = 0, m;
 	struct addr_batch b = {};
 	struct snapshot snap = {};
@@ -1040,15 +1126,22 @@ int wgx_enforce_apply(struct wgx_enforce *e, const struct wgx_policy *p,
 		;
 	u = calloc(n + 1, sizeof(*u));
 	pids = calloc(n + 1, sizeof(*pids));
+	uid = calloc(n + 1, sizeof(*uid));
 	table = calloc(mask + 1, sizeof(*table));
 	sets = calloc(n + 1, sizeof(*sets));
-	if (!u || !pids || !table || !sets) {
+	if (!u || !pids || !uid || !table || !sets) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	for (k = 0; k < n; k++)
 		u[k] = k < p->nr_users ? &p->users[k] : extra[k - p->nr_users];
 	ret = check_users(p, u, n, &nr_nets, err);
+	if (ret)
+		goto out;
+	/* the ids the maps hold now (a restarted daemon reads them back) stay their users' */
+	if (!e->have_state)
+		load_state(e);
+	ret = assign_ids(e, u, n, uid);
 	if (ret)
 		goto out;
 	if (nr_nets > WGX_TUN_MAX_NETS) {
@@ -1097,7 +1190,7 @@ int wgx_enforce_apply(struct wgx_enforce *e, const struct wgx_policy *p,
 	/* the switch: names, then every address (each update atomic), then cfg */
 	ret = snapshot_take(e, &snap);
 	if (!ret)
-		ret = addr_batch_build(&b, u, n, pids);
+		ret = addr_batch_build(&b, u, n, pids, uid);
 	if (ret) {
 		seterr(err, "policy", "reading the maps: %s", strerror(-ret));
 		goto drop_new;
@@ -1111,7 +1204,7 @@ int wgx_enforce_apply(struct wgx_enforce *e, const struct wgx_policy *p,
 	}
 	for (k = 0; k < n; k++) {
 		name_of(u[k], &names[k]);
-		ids[k] = k;
+		ids[k] = uid[k];
 	}
 	ret = update_many(e->fd[WGX_EM_NAMES], ids, names, n, 4, sizeof(*names));
 	if (ret)
@@ -1151,7 +1244,7 @@ int wgx_enforce_apply(struct wgx_enforce *e, const struct wgx_policy *p,
 					addr_ksz[m]);
 		delete_many(e->fd[WGX_EM_ADDR4 + m], keys, nr, addr_ksz[m]);
 	}
-	delete_ids_from(e->fd[WGX_EM_NAMES], sizeof(struct wgx_tun_name), n);
+	delete_names_except(e, uid, n);
 	for (m = 0; m < 4; m++) {
 		ops[m] = (struct outer_op){ .fd = e->fd[trie_maps[m]] };
 		keys_where(ops[m].fd, 4, true, gen & 0xffff, &old[m], &ops[m].n);
@@ -1162,7 +1255,7 @@ int wgx_enforce_apply(struct wgx_enforce *e, const struct wgx_policy *p,
 			&old[4], &nr_old))
 		delete_many(e->fd[WGX_EM_PSETS], old[4], nr_old, 4);
 	delete_ids_from(e->fd[WGX_EM_GROUPS], sizeof(struct wgx_tun_group), p->nr_groups);
-	ret = remember(e, p, u, n, pids, sets, nr_sets, gen);
+	ret = remember(e, p, u, n, pids, uid, sets, nr_sets, gen);
 	sets = NULL;
 	wgx_enforce_refill(e);		/* an optimisation: user_set works without spares */
 	goto out;
@@ -1180,6 +1273,7 @@ out:
 	addr_batch_free(&b);
 	free(u);
 	free(pids);
+	free(uid);
 	free(table);
 	free(sets);
 	return ret;

@@ -444,6 +444,17 @@ static int open_fds(struct wgx_enforce_fds *fds, struct wgx_enforce **e)
 	return ret;
 }
 
+/* The user id of name in s, or -1. */
+static int64_t user_id_of(const struct wgx_enforce_state *s, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nr_users; i++)
+		if (!strcmp(s->users[i].name.user, name))
+			return s->users[i].user_id;
+	return -1;
+}
+
 static void test_apply(struct wgx_enforce_fds *fds)
 {
 	static const int outer[] = { WGX_EM_POL4, WGX_EM_POL6, WGX_EM_IN4, WGX_EM_IN6,
@@ -520,11 +531,27 @@ static void test_apply(struct wgx_enforce_fds *fds)
 	}
 	CHECK(nold >= 5 && maps_gone(old_inner, nold), "apply 2: the old inner tries (%u) "
 	      "still exist", nold);
+	/* ids stay their users' (what is counted by id stays theirs): frank takes bob's */
 	if (CHECK(wgx_enforce_dump(e, &s2) == 0, "dump 2"))
 		CHECK(s2->cfg.generation == gen + 1 && s2->nr_users == 4 && s2->nr_sets == 4 &&
-		      !strcmp(s2->users[3].name.user, "frank"), "dump 2: expected generation %u, "
-		      "4 users (frank last), 4 sets, got %u, %u, %u", gen + 1, s2->cfg.generation,
-		      s2->nr_users, s2->nr_sets);
+		      user_id_of(s2, "alice") == 0 && user_id_of(s2, "carol") == 2 &&
+		      user_id_of(s2, "dave") == 3 && user_id_of(s2, "frank") == 1,
+		      "dump 2: expected generation %u, 4 users (alice 0, frank 1, carol 2, dave 3), "
+		      "4 sets, got %u, %u, %u", gen + 1, s2->cfg.generation, s2->nr_users,
+		      s2->nr_sets);
+	wgx_enforce_state_free(s2);
+	s2 = NULL;
+	/* a restarted writer (a fresh handle) applying the same policy keeps them too */
+	wgx_enforce_close(e);
+	e = NULL;
+	if (open_fds(fds, &e))
+		goto out;
+	ret = wgx_enforce_apply(e, p2, NULL, 0, &err);
+	if (CHECK(ret == 0 && wgx_enforce_dump(e, &s2) == 0, "apply 2 again: %d: %s", ret,
+		  err.why))
+		CHECK(user_id_of(s2, "alice") == 0 && user_id_of(s2, "frank") == 1 &&
+		      user_id_of(s2, "carol") == 2 && user_id_of(s2, "dave") == 3,
+		      "apply 2 from a fresh handle: the ids changed");
 out:
 	wgx_enforce_state_free(s1);
 	wgx_enforce_state_free(s2);
