@@ -12,6 +12,7 @@
 
 #include "loader/admission.h"
 #include "loader/enforce.h"
+#include "loader/flowlog.h"
 #include "loader/fmt.h"
 #include "loader/identity.h"
 #include "loader/jit_state.h"
@@ -47,6 +48,7 @@ struct jitd {
 	bool uplink_gone;		/* said once that the ring buffer went away */
 	bool stats_dirty;
 	int sfd;
+	struct wgx_flowlog *flowlog;	/* NULL: no --flow-log */
 };
 
 static uint64_t now_ns(clockid_t c)
@@ -132,8 +134,14 @@ static void api_user_drop(struct jitd *d, const uint8_t pub[WG_KEY_LEN])
 	d->api_users[i] = d->api_users[--d->nr_api_users];
 }
 
-static void on_peer_left(void *ctx, const struct wgx_peer_key *k, const struct wgx_peer_rec *r)
+static void on_peer_left(void *ctx, const struct wgx_peer_key *k, const struct wgx_peer_rec *r,
+			 const char *reason)
 {
+	struct jitd *d = ctx;
+	char ep[64];
+
+	wgx_fmt_endpoint(ep, sizeof(ep), r->family, r->addr, ntohs(r->port));
+	wgx_flowlog_peer(d->flowlog, "peer_removed", reason, r->user, k->public_key, ep);
 	api_user_drop(ctx, k->public_key);
 }
 
@@ -258,8 +266,17 @@ static void on_existing(struct jitd *d, const struct wgx_hs_event *ev,
 			const uint8_t pub[WG_KEY_LEN])
 {
 	struct wgx_peer_rec rec;
+	char ep[64];
 
 	d->st.existing++;
+	if (d->flowlog) {
+		const struct wgx_user *u = d->id.policy ? wgx_policy_find(d->id.policy, pub) : NULL;
+		int i = u ? -1 : api_user_find(d, pub);
+
+		wgx_fmt_endpoint(ep, sizeof(ep), ev->family, ev->saddr, ntohs(ev->sport));
+		wgx_flowlog_peer(d->flowlog, "handshake", "existing",
+				 u ? u->name : i >= 0 ? d->api_users[i]->name : NULL, pub, ep);
+	}
 	if (d->answer != WGX_ANSWER_REINJECT || wgx_lc_record(&d->lc, pub, &rec))
 		return;
 	/*
@@ -313,6 +330,18 @@ static bool api_user_conflict(struct jitd *d, const struct wgx_user *u, char *wh
 	return false;
 }
 
+/* A "handshake" record in the flow log: an authenticated initiation and what came of it. */
+static void hs_record(struct jitd *d, const struct wgx_hs_event *ev, const char *outcome,
+		      const struct wgx_user *u, const uint8_t pub[WG_KEY_LEN])
+{
+	char ep[64];
+
+	if (!d->flowlog)
+		return;
+	wgx_fmt_endpoint(ep, sizeof(ep), ev->family, ev->saddr, ntohs(ev->sport));
+	wgx_flowlog_peer(d->flowlog, "handshake", outcome, u ? u->name : NULL, pub, ep);
+}
+
 static int on_event(void *ctx, const struct wgx_hs_event *ev)
 {
 	struct jitd *d = ctx;
@@ -348,6 +377,7 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 		return 0;
 	case WGX_ADMIT_REPLAYED:
 		d->st.replayed++;
+		hs_record(d, ev, "replayed", NULL, pub);
 		return 0;
 	}
 	if (wgx_lc_on_device(&d->lc, pub)) {
@@ -360,12 +390,14 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 		break;
 	case WGX_ID_UNKNOWN:
 		d->st.unknown_key++;
+		hs_record(d, ev, "unknown", NULL, pub);
 		return 0;
 	case WGX_ID_UNKNOWN_CACHED:
-		d->st.unknown_cached++;
+		d->st.unknown_cached++;	/* asked less than a minute ago: recorded then */
 		return 0;
 	case WGX_ID_API_ERROR:
 		d->st.api_errors++;
+		hs_record(d, ev, "api_error", NULL, pub);
 		return 0;
 	}
 	/* a user's key: its newest timestamp is what a replay must beat from now on */
@@ -378,12 +410,14 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 			d->st.disabled++;
 		else
 			d->st.expired++;
+		hs_record(d, ev, !strcmp(denied, "disabled") ? "disabled" : "expired", u, pub);
 		goto out;
 	}
 	wgx_fmt_endpoint(ep, sizeof(ep), ev->family, ev->saddr, ntohs(ev->sport));
 	wgx_key_to_base64(k64, u->public_key);
 	if (owned && api_user_conflict(d, owned, why, sizeof(why))) {
 		d->st.address_conflict++;
+		hs_record(d, ev, "address_conflict", u, pub);
 		LOG(WARN, "refused %s (%s) at %s: %s", u->name, k64, ep, why);
 		goto out;
 	}
@@ -393,13 +427,18 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 		on_existing(d, ev, pub);
 	} else if (err == -EADDRINUSE) {
 		d->st.address_conflict++;
+		hs_record(d, ev, "address_conflict", u, pub);
 		LOG(WARN, "refused %s (%s) at %s: %s", u->name, k64, ep, why);
 	} else if (err) {
 		d->st.install_errors++;
+		hs_record(d, ev, "install_error", u, pub);
 		LOG(ERR, "install %s (%s) at %s: %s", u->name, k64, ep, why);
 	} else {
 		d->st.installed++;
 		LOG(INFO, "installed %s (%s) at %s on %s", u->name, k64, ep, d->o->wg_ifname);
+		hs_record(d, ev, "installed", u, pub);
+		wgx_flowlog_peer(d->flowlog, "peer_installed", owned ? "peer_api" : "policy",
+				 u->name, pub, ep);
 		if (owned) {
 			api_user_keep(d, owned);
 			owned = NULL;
@@ -591,6 +630,10 @@ static void on_signal(void *ctx, int fd, uint32_t events)
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	if (si.ssi_signo == SIGHUP) {
+		rc = wgx_flowlog_reopen(d->flowlog);
+		if (rc)
+			LOG(ERR, "reopen the flow log %s: %s (writing on to the old one)",
+			    d->o->flow_log, strerror(-rc));
 		/* the applied policy is freed by the reload: nothing may use it until the next apply */
 		load_policy_logged(d, false, &rc);
 		if (!rc) {
@@ -713,6 +756,16 @@ static int start(struct jitd *d)
 		LOG(INFO, "adopted the peers installed before the restart (%llu in all)",
 		    (unsigned long long)d->st.adopted);
 	enforce_check(d);
+	if (o->flow_log) {
+		struct wgx_flowlog_opts fo = { o->flow_log, o->flow_interval, o->pin_dir,
+					       o->wg_ifname };
+
+		err = wgx_flowlog_open(&fo, d->loop, &d->flowlog);
+		if (err) {
+			LOG(ERR, "flow log %s: %s", o->flow_log, strerror(-err));
+			return err;
+		}
+	}
 	flush_stats(d);
 	return 0;
 }
@@ -736,6 +789,7 @@ int wgx_jitd_run(const struct wgx_jitd_opts *o)
 	if (d.sfd >= 0)
 		close(d.sfd);
 	wgx_reinject_close(&d.rj);
+	wgx_flowlog_close(d.flowlog);
 	wgx_enforce_close(d.enf);
 	while (d.nr_api_users)
 		wgx_user_free(d.api_users[--d.nr_api_users]);

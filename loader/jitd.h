@@ -34,6 +34,8 @@ struct wgx_jitd_opts {
 	unsigned int sweep_ms;		/* 1000 */
 	enum wgx_answer answer;
 	unsigned int min_plen4, min_plen6; /* widest tunnel prefix a user may have (24, 64) */
+	const char *flow_log;		/* NULL: none; "-": standard output (loader/flowlog.h) */
+	unsigned int flow_interval;	/* seconds (10) */
 };
 
 /*

@@ -285,7 +285,7 @@ struct pending {
 
 /* A managed peer left the device: an API user's rules go after it. */
 static void left(struct wgx_lifecycle *lc, const struct wgx_peer_key *k,
-		 const struct wgx_peer_rec *r)
+		 const struct wgx_peer_rec *r, const char *reason)
 {
 	if ((r->flags & WGX_PEER_F_API) && lc->enf) {
 		int err = wgx_enforce_user_del(lc->enf, r->user);
@@ -295,7 +295,7 @@ static void left(struct wgx_lifecycle *lc, const struct wgx_peer_key *k,
 				strerror(-err));
 	}
 	if (lc->removed)
-		lc->removed(lc->removed_ctx, k, r);
+		lc->removed(lc->removed_ctx, k, r, reason);
 }
 
 static int pending_add(struct pending *p, const struct wgx_peer_key *k, enum wgx_removal what,
@@ -420,13 +420,15 @@ int wgx_lc_sweep(struct wgx_lifecycle *lc, uint64_t now_s, bool adopt, wgx_lc_ju
 					lc->st->removed_api++;
 				else
 					lc->st->removed_policy++;
-				left(lc, &rm.keys[i], &rm.recs[i]);
+				left(lc, &rm.keys[i], &rm.recs[i],
+				     rm.what[i] == WGX_REMOVE_IDLE ? "idle" :
+				     rm.what[i] == WGX_REMOVE_API ? "api" : "policy");
 			}
 		}
 	}
 	for (i = 0; i < gone.nr; i++) {
 		bpf_map_delete_elem(lc->peers_fd, &gone.keys[i]);
-		left(lc, &gone.keys[i], &gone.recs[i]);
+		left(lc, &gone.keys[i], &gone.recs[i], "gone");
 	}
 out:
 	free(rmkeys);

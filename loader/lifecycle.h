@@ -58,8 +58,13 @@ struct wgx_lifecycle {
 	 */
 	struct wgx_enforce *enf;
 	const struct wgx_policy *enf_policy;
-	/* called after a managed peer left the device (removed by the sweep, or by hand) */
-	void (*removed)(void *ctx, const struct wgx_peer_key *k, const struct wgx_peer_rec *r);
+	/*
+	 * called after a managed peer left the device; reason: "idle", "policy" (left the
+	 * policy, disabled, expired), "api" (the peer API dropped the user), "gone" (removed
+	 * by someone else)
+	 */
+	void (*removed)(void *ctx, const struct wgx_peer_key *k, const struct wgx_peer_rec *r,
+			const char *reason);
 	void *removed_ctx;
 };
 

@@ -40,12 +40,14 @@ int cmd_run(int argc, char **argv)
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "max-tunnel-prefix", required_argument, NULL, 'M' },
+		{ "flow-log", required_argument, NULL, 'f' },
+		{ "flow-interval", required_argument, NULL, 'I' },
 		{}
 	};
 	struct wgx_jitd_opts o = { .pin_dir = wgx_pin_dir_default(), .idle_timeout = 600,
 				   .rate = 20, .burst = 5, .api_rate = 50,
 				   .api_revalidate = 300, .sweep_ms = 1000,
-				   .min_plen4 = 24, .min_plen6 = 64 };
+				   .min_plen4 = 24, .min_plen6 = 64, .flow_interval = 10 };
 	enum wgx_log_format fmt = WGX_LOG_HUMAN;
 	int level = WGX_LOG_INFO;
 	int c, err;
@@ -80,6 +82,13 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'd':
 			o.pin_dir = optarg;
+			break;
+		case 'f':
+			o.flow_log = optarg;
+			break;
+		case 'I':
+			if (parse_uint("--flow-interval", optarg, 1, &o.flow_interval))
+				return 2;
 			break;
 		case 'N':
 			if (!strcmp(optarg, "reinject")) {

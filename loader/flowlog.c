@@ -1,0 +1,591 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The flow log (flowlog.h): the tunnel's flows, denies and the daemon's peers as JSON lines. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <jansson.h>
+
+#include "loader/enforce.h"
+#include "loader/flowlog.h"
+#include "loader/flows.h"
+#include "loader/fmt.h"
+#include "loader/log.h"
+#include "loader/loop.h"
+#include "loader/mapio.h"
+#include "loader/noise.h"
+#include "loader/tunnel.h"
+#include "loader/uplink.h"
+#include "loader/wgdev.h"
+
+#define LOG(lvl, ...) wgx_log(WGX_LOG_##lvl, "flow-log", __VA_ARGS__)
+
+/* A flow as last reported: its identity (key, first_ns) and the counts reported so far. */
+struct tracked {
+	struct wgx_flow_key key;
+	uint64_t first_ns;
+	uint64_t pkts_out, bytes_out, pkts_in, bytes_in;
+	uint32_t user_id, flags;
+	uint16_t group_id, rule_idx;
+	bool ended;			/* its flow_end record is written */
+};
+
+/* A user's deny counters as last reported. */
+struct deny_sum {
+	uint32_t user_id;
+	uint64_t denied, held;
+};
+
+struct wgx_flowlog {
+	struct wgx_flowlog_opts o;
+	char *path;
+	FILE *f;
+	struct wgx_loop *loop;
+	struct tracked *prev;
+	size_t nr_prev;
+	struct deny_sum *denies;
+	size_t nr_denies;
+	bool baseline;			/* the first look: what is there is not news */
+	uint64_t interval_start_ns;	/* CLOCK_REALTIME */
+	struct ring_buffer *rb;		/* the tunnel's deny events */
+	uint32_t rb_map_id;
+	int names_fd;			/* the tunnel's wgx_tun_names, for deny records */
+	uint64_t pending;		/* records since the last flush */
+	uint64_t lost_reported;
+	struct wgx_wg_device *dev;	/* endpoints, read once per interval */
+	struct wgx_flowlog_stats st;
+};
+
+static uint64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void set_time(json_t *o, const char *name, uint64_t real_ns)
+{
+	char t[40];
+
+	wgx_fmt_time_ns(t, sizeof(t), real_ns);
+	json_object_set_new(o, name, json_string(t));
+}
+
+/* One record: a line, or counted as lost. Takes o. */
+static void emit(struct wgx_flowlog *fl, json_t *o)
+{
+	char *line = json_dumps(o, JSON_COMPACT);
+
+	json_decref(o);
+	if (!line || !fl->f || fputs(line, fl->f) == EOF || fputc('\n', fl->f) == EOF) {
+		fl->st.lost++;
+	} else {
+		fl->st.records++;
+		fl->pending++;
+	}
+	free(line);
+}
+
+static void flush(struct wgx_flowlog *fl)
+{
+	if (fl->f && fflush(fl->f)) {
+		/* what was buffered is gone with the failed write */
+		fl->st.lost += fl->pending;
+		fl->st.records -= fl->pending;
+		clearerr(fl->f);
+	}
+	fl->pending = 0;
+	if (fl->st.lost > fl->lost_reported) {
+		LOG(WARN, "%s: %llu records lost (%s); enforcement goes on", fl->path,
+		    (unsigned long long)(fl->st.lost - fl->lost_reported),
+		    errno ? strerror(errno) : "write failed");
+		fl->lost_reported = fl->st.lost;
+	}
+}
+
+static json_t *record(const struct wgx_flowlog *fl, const char *type, uint64_t real_ns)
+{
+	json_t *o = json_object();
+
+	set_time(o, "time", real_ns);
+	json_object_set_new(o, "type", json_string(type));
+	json_object_set_new(o, "interface", json_string(fl->o.wg_ifname));
+	return o;
+}
+
+static void set_user(json_t *o, const char *user, const uint8_t key[32])
+{
+	static const uint8_t zero[32];
+	char k64[45];
+
+	json_object_set_new(o, "user", user && user[0] ? json_string(user) : json_null());
+	if (key && memcmp(key, zero, 32)) {
+		wgx_key_to_base64(k64, key);
+		json_object_set_new(o, "public_key", json_string(k64));
+	} else {
+		json_object_set_new(o, "public_key", json_null());
+	}
+}
+
+static void set_addr(json_t *o, const char *name, int family, const uint8_t *addr)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
+	json_object_set_new(o, name, json_string(ip));
+}
+
+/* The WireGuard endpoint of the peer with key, from this interval's look at the device. */
+static json_t *endpoint_of(const struct wgx_flowlog *fl, const uint8_t key[32])
+{
+	const struct wgx_wg_peer *p = fl->dev ? wgx_wg_device_find(fl->dev, key) : NULL;
+	char ep[64];
+
+	if (!p || (p->endpoint.sa.sa_family != AF_INET && p->endpoint.sa.sa_family != AF_INET6))
+		return json_null();
+	if (p->endpoint.sa.sa_family == AF_INET6)
+		wgx_fmt_endpoint(ep, sizeof(ep), 6, &p->endpoint.in6.sin6_addr,
+				 ntohs(p->endpoint.in6.sin6_port));
+	else
+		wgx_fmt_endpoint(ep, sizeof(ep), 4, &p->endpoint.in4.sin_addr,
+				 ntohs(p->endpoint.in4.sin_port));
+	return json_string(ep);
+}
+
+/*
+ * A "flow" record (the interval's counts d) or a "flow_end" record (the totals, reason).
+ * tx: from the user; rx: towards the user.
+ */
+static void emit_flow(struct wgx_flowlog *fl, const struct wgx_flow_rec *r,
+		      const struct tracked *d, uint64_t now_real, const char *end_reason)
+{
+	json_t *o = record(fl, end_reason ? "flow_end" : "flow", now_real);
+	char proto[16];
+
+	set_user(o, r->user, r->public_key);
+	json_object_set_new(o, "user_id", json_integer(r->v.user_id));
+	set_addr(o, "tunnel_address", r->key.family, r->key.uaddr);
+	json_object_set_new(o, "peer_endpoint", endpoint_of(fl, r->public_key));
+	json_object_set_new(o, "direction", json_string(r->v.flags & WGX_FLOW_F_INBOUND ?
+							 "inbound" : "outbound"));
+	json_object_set_new(o, "family", json_string(r->key.family == 6 ? "ipv6" : "ipv4"));
+	json_object_set_new(o, "proto", json_string(wgx_proto_name(r->key.proto, proto,
+								     sizeof(proto))));
+	json_object_set_new(o, "user_port", json_integer(ntohs(r->key.uport)));
+	set_addr(o, "remote_address", r->key.family, r->key.raddr);
+	json_object_set_new(o, "remote_port", json_integer(ntohs(r->key.rport)));
+	json_object_set_new(o, "tx_packets", json_integer(d->pkts_out));
+	json_object_set_new(o, "tx_bytes", json_integer(d->bytes_out));
+	json_object_set_new(o, "rx_packets", json_integer(d->pkts_in));
+	json_object_set_new(o, "rx_bytes", json_integer(d->bytes_in));
+	if (!end_reason) {
+		set_time(o, "interval_start", fl->interval_start_ns);
+		set_time(o, "interval_end", now_real);
+	}
+	set_time(o, "flow_start", r->first_real_ns);
+	set_time(o, end_reason ? "flow_end" : "last_seen", r->last_real_ns);
+	if (end_reason)
+		json_object_set_new(o, "end_reason", json_string(end_reason));
+	json_object_set_new(o, "group", r->group[0] ? json_string(r->group) : json_null());
+	json_object_set_new(o, "rule", json_integer(r->v.rule_idx));
+	emit(fl, o);
+}
+
+static int tracked_cmp(const struct tracked *a, const struct tracked *b)
+{
+	int c = memcmp(&a->key, &b->key, sizeof(a->key));
+
+	if (c)
+		return c;
+	return a->first_ns < b->first_ns ? -1 : a->first_ns > b->first_ns;
+}
+
+static int rec_cmp(const void *x, const void *y)
+{
+	const struct wgx_flow_rec *a = x, *b = y;
+	int c = memcmp(&a->key, &b->key, sizeof(a->key));
+
+	if (c)
+		return c;
+	return a->v.first_ns < b->v.first_ns ? -1 : a->v.first_ns > b->v.first_ns;
+}
+
+static const char *end_reason(const struct wgx_flow_rec *r)
+{
+	if (r->key.proto == 6 && (r->v.flags & WGX_FLOW_F_RST))
+		return "reset";
+	if (r->key.proto == 6 && (r->v.flags & (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN)) ==
+				 (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN))
+		return "closed";
+	return "idle";
+}
+
+static void name_of_id(const struct wgx_flowlog *fl, uint32_t id, struct wgx_tun_name *nm);
+
+/* A flow gone from the table before we saw it end: its last known totals. */
+static void emit_evicted(struct wgx_flowlog *fl, const struct tracked *t, uint64_t now_real)
+{
+	struct wgx_flow_rec r = { .key = t->key };
+	struct wgx_tun_name nm;
+
+	r.v.first_ns = t->first_ns;
+	r.v.user_id = t->user_id;
+	r.v.flags = t->flags;
+	r.v.group_id = t->group_id;
+	r.v.rule_idx = t->rule_idx;
+	name_of_id(fl, t->user_id, &nm);
+	memcpy(r.user, nm.user, sizeof(r.user) - 1);
+	memcpy(r.public_key, nm.public_key, sizeof(r.public_key));
+	r.first_real_ns = wgx_mono_to_real_ns(t->first_ns);
+	r.last_real_ns = now_real;
+	emit_flow(fl, &r, t, now_real, "evicted");
+	fl->st.flows_ended++;
+}
+
+static void flows_tick(struct wgx_flowlog *fl, uint64_t now_real)
+{
+	struct wgx_flows f;
+	struct tracked *cur;
+	size_t i, j = 0;
+	int err;
+
+	err = wgx_flows_read(fl->o.pin_dir, NULL, true, &f);
+	if (err) {
+		if (err != -ENOENT)
+			LOG(WARN, "read the flows: %s", strerror(-err));
+		return;		/* not attached: nothing moved; what we track stays */
+	}
+	qsort(f.recs, f.nr, sizeof(*f.recs), rec_cmp);
+	cur = calloc(f.nr + 1, sizeof(*cur));
+	if (!cur) {
+		wgx_flows_free(&f);
+		return;
+	}
+	wgx_wg_device_free(fl->dev);
+	fl->dev = NULL;
+	if (!fl->baseline && f.nr && !wgx_wg_get_device(fl->o.wg_ifname, &fl->dev))
+		wgx_wg_device_sort(fl->dev);
+	for (i = 0; i < f.nr; i++) {
+		const struct wgx_flow_rec *r = &f.recs[i];
+		struct tracked *c = &cur[i], d;
+		const struct tracked *p = NULL;
+
+		*c = (struct tracked){ r->key, r->v.first_ns, r->v.pkts_out, r->v.bytes_out,
+				       r->v.pkts_in, r->v.bytes_in, r->v.user_id, r->v.flags,
+				       r->v.group_id, r->v.rule_idx, false };
+		/* both sorted: the old ones before this one are gone from the table */
+		while (j < fl->nr_prev && tracked_cmp(&fl->prev[j], c) < 0) {
+			if (!fl->prev[j].ended && !fl->baseline)
+				emit_evicted(fl, &fl->prev[j], now_real);
+			j++;
+		}
+		if (j < fl->nr_prev && !tracked_cmp(&fl->prev[j], c))
+			p = &fl->prev[j++];
+		if (fl->baseline) {
+			c->ended = !r->live;
+			continue;
+		}
+		d = (struct tracked){ .pkts_out = c->pkts_out - (p ? p->pkts_out : 0),
+				      .bytes_out = c->bytes_out - (p ? p->bytes_out : 0),
+				      .pkts_in = c->pkts_in - (p ? p->pkts_in : 0),
+				      .bytes_in = c->bytes_in - (p ? p->bytes_in : 0) };
+		if (d.pkts_out || d.pkts_in)
+			emit_flow(fl, r, &d, now_real, NULL);
+		c->ended = p && p->ended;
+		if (!r->live && !c->ended) {
+			emit_flow(fl, r, c, now_real, end_reason(r));
+			fl->st.flows_ended++;
+			c->ended = true;
+		}
+	}
+	for (; j < fl->nr_prev; j++)
+		if (!fl->prev[j].ended && !fl->baseline)
+			emit_evicted(fl, &fl->prev[j], now_real);
+	free(fl->prev);
+	fl->prev = cur;
+	fl->nr_prev = f.nr;		/* sorted as f.recs */
+	wgx_flows_free(&f);
+}
+
+/* ---- denies ---- */
+
+static void name_of_id(const struct wgx_flowlog *fl, uint32_t id, struct wgx_tun_name *nm)
+{
+	memset(nm, 0, sizeof(*nm));
+	if (id != WGX_USER_NONE && fl->names_fd >= 0)
+		bpf_map_lookup_elem(fl->names_fd, &id, nm);
+}
+
+static int on_deny(void *ctx, void *data, size_t len)
+{
+	struct wgx_flowlog *fl = ctx;
+	const struct wgx_deny_event *ev = data;
+	struct wgx_tun_name nm;
+	char proto[16];
+	json_t *o;
+
+	if (len < sizeof(*ev))
+		return 0;
+	o = record(fl, "deny", wgx_mono_to_real_ns(ev->ts_ns));
+	name_of_id(fl, ev->user_id, &nm);
+	nm.user[sizeof(nm.user) - 1] = 0;
+	set_user(o, nm.user, nm.public_key);
+	json_object_set_new(o, "user_id", ev->user_id == WGX_USER_NONE ? json_null() :
+					  json_integer(ev->user_id));
+	json_object_set_new(o, "direction", json_string(ev->dir == WGX_TD_INGRESS ?
+							 "from_user" : "to_user"));
+	json_object_set_new(o, "reason", json_string(wgx_tun_reason_name(ev->reason)));
+	json_object_set_new(o, "family", json_string(ev->family == 6 ? "ipv6" : "ipv4"));
+	json_object_set_new(o, "proto", json_string(wgx_proto_name(ev->proto, proto,
+								     sizeof(proto))));
+	set_addr(o, "src", ev->family, ev->saddr);
+	json_object_set_new(o, "src_port", json_integer(ntohs(ev->sport)));
+	set_addr(o, "dst", ev->family, ev->daddr);
+	json_object_set_new(o, "dst_port", json_integer(ntohs(ev->dport)));
+	emit(fl, o);
+	fl->st.denies++;
+	return 0;
+}
+
+static void on_rb(void *ctx, int fd, uint32_t events)
+{
+	struct wgx_flowlog *fl = ctx;
+
+	ring_buffer__consume(fl->rb);
+}
+
+static void rb_close(struct wgx_flowlog *fl)
+{
+	if (!fl->rb)
+		return;
+	wgx_loop_del(fl->loop, ring_buffer__epoll_fd(fl->rb));
+	ring_buffer__free(fl->rb);
+	fl->rb = NULL;
+	fl->rb_map_id = 0;
+}
+
+/* The tunnel attached (again): read its deny events; its names for them. */
+static void tunnel_check(struct wgx_flowlog *fl)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	int fd;
+
+	if (fl->names_fd >= 0)
+		close(fl->names_fd);
+	fl->names_fd = wgx_pinned_map_fd(fl->o.pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_names");
+	fd = wgx_pinned_map_fd(fl->o.pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_events");
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		if (fd >= 0)
+			close(fd);
+		rb_close(fl);
+		return;
+	}
+	if (info.id == fl->rb_map_id) {
+		close(fd);
+		return;
+	}
+	rb_close(fl);
+	fl->rb = ring_buffer__new(fd, on_deny, fl, NULL);
+	close(fd);
+	if (!fl->rb) {
+		LOG(WARN, "read the tunnel's deny events: %s", strerror(errno));
+		return;
+	}
+	if (wgx_loop_add(fl->loop, ring_buffer__epoll_fd(fl->rb), EPOLLIN, on_rb, fl)) {
+		ring_buffer__free(fl->rb);
+		fl->rb = NULL;
+		return;
+	}
+	fl->rb_map_id = info.id;
+}
+
+static struct deny_sum *deny_find(struct wgx_flowlog *fl, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < fl->nr_denies; i++)
+		if (fl->denies[i].user_id == id)
+			return &fl->denies[i];
+	return NULL;
+}
+
+/* Per user, what was denied and what the kernel's rate limit held back since last time. */
+static void denies_tick(struct wgx_flowlog *fl, uint64_t now_real)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd, c;
+	size_t vsz = (size_t)(ncpu > 0 ? ncpu : 1) * sizeof(struct wgx_tun_deny_count), n = 0, i;
+	struct wgx_tun_deny_count *vals = NULL;
+	struct wgx_tun_name nm;
+	struct deny_sum *s, *grown;
+	uint32_t *keys = NULL;
+
+	fd = wgx_pinned_map_fd(fl->o.pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_denies");
+	if (fd < 0 || ncpu <= 0)
+		goto out;
+	if (wgx_map_read_all(fd, 4, vsz, (void **)&keys, (void **)&vals, &n))
+		goto out;
+	for (i = 0; i < n; i++) {
+		uint64_t denied = 0, held = 0;
+		json_t *o;
+
+		for (c = 0; c < ncpu; c++) {
+			denied += vals[i * ncpu + c].denied;
+			held += vals[i * ncpu + c].events_held;
+		}
+		s = deny_find(fl, keys[i]);
+		if (!s) {
+			grown = realloc(fl->denies, (fl->nr_denies + 1) * sizeof(*grown));
+			if (!grown)
+				break;
+			fl->denies = grown;
+			s = &fl->denies[fl->nr_denies++];
+			*s = (struct deny_sum){ keys[i], fl->baseline ? denied : 0,
+						fl->baseline ? held : 0 };
+		}
+		/* an LRU eviction restarts a user's count: report from zero */
+		if (denied < s->denied || held < s->held)
+			s->denied = s->held = 0;
+		if (!fl->baseline && held > s->held) {
+			o = record(fl, "deny_summary", now_real);
+			name_of_id(fl, keys[i], &nm);
+			nm.user[sizeof(nm.user) - 1] = 0;
+			set_user(o, nm.user, nm.public_key);
+			json_object_set_new(o, "user_id", keys[i] == WGX_USER_NONE ? json_null() :
+							   json_integer(keys[i]));
+			set_time(o, "interval_start", fl->interval_start_ns);
+			set_time(o, "interval_end", now_real);
+			json_object_set_new(o, "denied", json_integer(denied - s->denied));
+			json_object_set_new(o, "held_back", json_integer(held - s->held));
+			emit(fl, o);
+		}
+		s->denied = denied;
+		s->held = held;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(keys);
+	free(vals);
+}
+
+/* ---- the interval ---- */
+
+void wgx_flowlog_tick(struct wgx_flowlog *fl)
+{
+	uint64_t now_real = clock_ns(CLOCK_REALTIME);
+
+	tunnel_check(fl);
+	if (fl->rb)
+		ring_buffer__consume(fl->rb);	/* the denies before the interval closes */
+	flows_tick(fl, now_real);
+	denies_tick(fl, now_real);
+	fl->baseline = false;
+	fl->interval_start_ns = now_real;
+	flush(fl);
+}
+
+static void on_timer(void *ctx, int fd, uint32_t events)
+{
+	wgx_flowlog_tick(ctx);
+}
+
+void wgx_flowlog_peer(struct wgx_flowlog *fl, const char *event, const char *what,
+		      const char *user, const uint8_t key[32], const char *endpoint)
+{
+	json_t *o;
+
+	if (!fl)
+		return;
+	o = record(fl, event, clock_ns(CLOCK_REALTIME));
+	set_user(o, user, key);
+	json_object_set_new(o, "endpoint", endpoint ? json_string(endpoint) : json_null());
+	if (what)
+		json_object_set_new(o, !strcmp(event, "handshake") ? "outcome" : "reason",
+				    json_string(what));
+	emit(fl, o);
+	flush(fl);
+}
+
+static FILE *open_log(const char *path)
+{
+	return strcmp(path, "-") ? fopen(path, "ae") : fdopen(dup(STDOUT_FILENO), "a");
+}
+
+int wgx_flowlog_open(const struct wgx_flowlog_opts *o, struct wgx_loop *loop,
+		     struct wgx_flowlog **out)
+{
+	struct wgx_flowlog *fl = calloc(1, sizeof(*fl));
+	int err;
+
+	if (!fl)
+		return -ENOMEM;
+	fl->o = *o;
+	if (!fl->o.interval_s)
+		fl->o.interval_s = 10;
+	fl->loop = loop;
+	fl->names_fd = -1;
+	fl->path = strdup(o->path);
+	fl->f = fl->path ? open_log(fl->path) : NULL;
+	if (!fl->f) {
+		err = fl->path ? -errno : -ENOMEM;
+		free(fl->path);
+		free(fl);
+		return err;
+	}
+	fl->baseline = true;
+	wgx_flowlog_tick(fl);		/* what the table holds now is the start */
+	err = wgx_loop_timer(loop, fl->o.interval_s * 1000, on_timer, fl);
+	if (err) {
+		wgx_flowlog_close(fl);
+		return err;
+	}
+	*out = fl;
+	return 0;
+}
+
+int wgx_flowlog_reopen(struct wgx_flowlog *fl)
+{
+	FILE *f;
+
+	if (!fl || !strcmp(fl->path, "-"))
+		return 0;
+	flush(fl);
+	f = open_log(fl->path);
+	if (!f)
+		return -errno;
+	fclose(fl->f);
+	fl->f = f;
+	return 0;
+}
+
+void wgx_flowlog_close(struct wgx_flowlog *fl)
+{
+	if (!fl)
+		return;
+	if (fl->rb)
+		ring_buffer__consume(fl->rb);
+	flush(fl);
+	rb_close(fl);
+	if (fl->names_fd >= 0)
+		close(fl->names_fd);
+	if (fl->f)
+		fclose(fl->f);
+	wgx_wg_device_free(fl->dev);
+	free(fl->prev);
+	free(fl->denies);
+	free(fl->path);
+	free(fl);
+}
+
+const struct wgx_flowlog_stats *wgx_flowlog_stats(const struct wgx_flowlog *fl)
+{
+	return &fl->st;
+}
