@@ -37,19 +37,26 @@ static __always_inline bool tun_user_of(__u8 family, const __u8 *addr, struct wg
 	return true;
 }
 
-/* The port a rule is judged on: the destination port, 0 without one (ICMP, fragments). */
+/* The port a rule is judged on: the destination port, 0 without one (ICMP, GRE, ...). */
 static __always_inline __u16 tun_rule_port(const struct tun_pkt *p)
 {
 	return p->l4 == TUN_L4_PORTS ? bpf_ntohs(p->dport) : 0;
 }
 
-/* The first rule in r that admits proto/port, copied to *out. */
-static __always_inline bool tun_rules_match(const struct wgx_tun_rules *r, __u8 proto, __u16 port,
-					    struct wgx_tun_rule *out)
+/*
+ * The first rule in r that admits proto/port, copied to *out: 1, else 0. A global function:
+ * the verifier checks it once, not once per path into each of its callers (it takes a pointer
+ * to memory of the argument's BTF size, which may be NULL; Linux 5.12 and later).
+ */
+__noinline int tun_rules_match(const struct wgx_tun_rules *r, __u32 proto, __u32 port,
+			       struct wgx_tun_rule *out)
 {
-	__u32 nr = r->nr;
+	__u32 nr;
 	int i;
 
+	if (!r || !out)
+		return 0;
+	nr = r->nr;
 #pragma unroll
 	for (i = 0; i < WGX_TUN_MAX_RULES; i++) {
 		const struct wgx_tun_rule *x = &r->rule[i];
@@ -62,23 +69,24 @@ static __always_inline bool tun_rules_match(const struct wgx_tun_rules *r, __u8 
 		    (port < x->port_lo || port > x->port_hi))
 			continue;
 		*out = *x;
-		return true;
+		return 1;
 	}
-	return false;
+	return 0;
 }
 
 /*
- * The rule of policy_id that admits a packet: allow rules keyed by the destination
- * (inbound == false, addr = the remote destination), or inbound rules keyed by the remote
- * source (inbound == true). inbound is a constant at each call: one map per call site.
+ * The rule of policy_id that admits proto/port: allow rules keyed by the remote destination
+ * (inbound == false), or inbound rules keyed by the remote source (inbound == true); addr is
+ * the remote address either way, port the destination port of the packet that opens a flow
+ * (the remote's for an allow rule, the user's for an inbound rule), 0 without one.
  */
-static __always_inline bool tun_policy_admits(bool inbound, __u32 policy_id, const struct tun_pkt *p,
-					      const __u8 *addr, struct wgx_tun_rule *out)
+static __always_inline bool tun_rules_admit(bool inbound, __u32 policy_id, __u8 family, __u8 proto,
+					    __u16 port, const __u8 *addr, struct wgx_tun_rule *out)
 {
 	struct wgx_tun_rules *r;
 	void *trie;
 
-	if (p->family == 4) {
+	if (family == 4) {
 		struct wgx_lpm4 k4 = { .prefixlen = 32 };
 
 		trie = inbound ? bpf_map_lookup_elem(&wgx_tun_in4, &policy_id) :
@@ -97,7 +105,19 @@ static __always_inline bool tun_policy_admits(bool inbound, __u32 policy_id, con
 		__builtin_memcpy(k6.addr, addr, 16);
 		r = bpf_map_lookup_elem(trie, &k6);
 	}
-	return r && tun_rules_match(r, p->proto, tun_rule_port(p), out);
+	return r && tun_rules_match(r, proto, port, out);
+}
+
+/*
+ * The rule of policy_id that admits a packet: allow rules (inbound == false, addr = the
+ * remote destination) or inbound rules (inbound == true, addr = the remote source).
+ */
+static __always_inline bool tun_policy_admits(bool inbound, __u32 policy_id,
+					      const struct tun_pkt *p, const __u8 *addr,
+					      struct wgx_tun_rule *out)
+{
+	return tun_rules_admit(inbound, policy_id, p->family, p->proto, tun_rule_port(p), addr,
+			       out);
 }
 
 #endif /* WGXDP_BPF_POLICY_H */

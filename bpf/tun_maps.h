@@ -135,6 +135,14 @@ struct {
 } wgx_flows SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WGX_TUN_MAX_FRAGS);
+	__type(key, struct wgx_frag_key);
+	__type(value, struct wgx_frag);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} wgx_tun_frags SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, WGX_TUN_CTR_ENTRIES);
 	__type(key, __u32);

@@ -16,12 +16,14 @@
 #define IPPROTO_SCTP_		132
 #define IPPROTO_UDPLITE_	136
 #define IP6_OFFSET		0xfff8	/* fragment offset bits of the IPv6 fragment header */
+#define IP6_MF			0x0001	/* more fragments, in the IPv6 fragment header */
 #define TCP_FL_FIN		0x01
 #define TCP_FL_RST		0x04
 
 /* What the L4 header gave. */
 enum tun_l4 {
-	TUN_L4_NONE = 0,	/* a non-first fragment, or a protocol without ports */
+	TUN_L4_NONE = 0,	/* a protocol without ports (or a later fragment, until frag.h's
+				 * frag_resolve gives it its first fragment's) */
 	TUN_L4_PORTS,		/* TCP, UDP, UDP-Lite, SCTP: sport and dport */
 	TUN_L4_ECHO,		/* ICMP/ICMPv6 echo request or reply: echo_id */
 	TUN_L4_ICMP_ERR,	/* ICMP/ICMPv6 error: the quoted packet in in_* (if in_ok) */
@@ -46,10 +48,13 @@ struct tun_pkt {
 	__be16 echo_id;		/* TUN_L4_ECHO */
 	__be16 in_sport;	/* quoted packet: its ports, or its echo id in in_sport */
 	__be16 in_dport;
+	__u32 frag_id;		/* a fragment's datagram id (host order), see frag_first, frag */
 	__u8 family;		/* 4 or 6 */
 	__u8 proto;
 	__u8 l4;		/* enum tun_l4 */
 	__u8 frag;		/* a non-first fragment: no L4 header */
+	__u8 frag_first;	/* the first fragment of a datagram: offset 0, more fragments */
+	__u8 frag_more;		/* more fragments follow this one */
 	__u8 tcp_flags;
 	__u8 icmp_type;
 	__u8 icmp_code;
@@ -198,6 +203,9 @@ static __always_inline int tun_parse_ipv4(struct cursor *c, struct tun_pkt *p)
 	p->family = 4;
 	p->proto = iph->protocol;
 	p->frag = !!(iph->frag_off & bpf_htons(IP_OFFSET));
+	p->frag_more = !!(iph->frag_off & bpf_htons(IP_MF));
+	p->frag_first = !p->frag && p->frag_more;
+	p->frag_id = bpf_ntohs(iph->id);
 	__builtin_memcpy(p->saddr, &iph->saddr, 4);
 	__builtin_memcpy(p->daddr, &iph->daddr, 4);
 	c->pos += hlen;
@@ -245,10 +253,14 @@ static __always_inline int tun_parse_ipv6(struct cursor *c, struct tun_pkt *p)
 				return WGX_TR_TRUNCATED;
 			nexthdr = fh->nexthdr;
 			c->pos = fh + 1;
+			p->frag_id = bpf_ntohl(fh->id);
+			p->frag_more = !!(fh->frag_off & bpf_htons(IP6_MF));
 			if (fh->frag_off & bpf_htons(IP6_OFFSET)) {
 				p->frag = 1;
 				goto done;
 			}
+			/* offset 0 without M is an atomic fragment: a whole datagram */
+			p->frag_first = p->frag_more;
 			continue;
 		}
 		goto done;

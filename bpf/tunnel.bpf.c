@@ -7,6 +7,8 @@
  * rule allows. Every packet lands in exactly one counter of wgx_tun_counters; denials are
  * counted per user and reported in wgx_tun_events, at most WGX_DENY_EV_RATE/s per user.
  * Without a loaded policy every packet is dropped (no_policy): the tunnel fails closed.
+ * A later fragment is judged with the ports its first fragment left in wgx_tun_frags, and
+ * dropped (frag_unknown) if its first fragment did not pass.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -16,6 +18,7 @@
 #include "tun_parse.h"
 #include "policy.h"
 #include "flow.h"
+#include "frag.h"
 
 /*
  * Bytes before the IP header: 0 on a WireGuard interface or wireguard-go's TUN (no link-layer
@@ -125,40 +128,44 @@ static __always_inline __u32 tun_ingress(const struct tun_pkt *p, const struct w
 					 __u32 len, __u64 now, __u32 *user_id)
 {
 	struct wgx_flow_key k __attribute__((aligned(8)));
-	struct wgx_flow_key qk __attribute__((aligned(8)));
 	struct wgx_tun_user u;
-	struct wgx_tun_rule r;
-	struct wgx_flow *f;
+	struct wgx_tun_rule r = {};	/* written by a global function: initialised for 6.1 */
+	struct wgx_flow *f = NULL;
 	__u32 fl;
 
 	if (!tun_user_of(p->family, p->saddr, &u))
 		return WGX_TR_UNKNOWN_SOURCE;
 	*user_id = u.user_id;
-	flow_key_of(&k, p, true);
 	fl = flow_tcp_flags(p, true);
-	f = bpf_map_lookup_elem(&wgx_flows, &k);
-	/* the user's side of a flow an inbound rule let in */
-	if (f && (f->flags & WGX_FLOW_F_INBOUND) && flow_live(f, cfg, p->proto, now)) {
-		flow_touch(f, now, len, true, fl);
-		return WGX_TR_ALLOWED;
-	}
 	if (p->l4 == TUN_L4_ICMP_ERR) {
-		/* the user's stack reports an error about a packet of one of its flows */
-		if (flow_key_quoted(&qk, p, false)) {
-			struct wgx_flow *qf = bpf_map_lookup_elem(&wgx_flows, &qk);
-
-			if (qf && flow_live(qf, cfg, qk.proto, now))
-				return WGX_TR_ALLOWED;
-		}
+		/* the user's stack reports an error about a packet of one of its flows; an
+		 * error belongs to no flow of its own */
+		if (flow_key_quoted(&k, p, false) && flow_get(&k, cfg, &u, now))
+			return WGX_TR_ALLOWED;
+	} else {
+		flow_key_of(&k, p, true);
+		f = flow_lookup(&k, cfg, now);
 	}
+	/* the user's side of a flow an inbound rule let in (and still lets in) */
+	if (f && (f->flags & WGX_FLOW_F_INBOUND)) {
+		if (flow_current(f, &u) || flow_rejudge(&k, f, &u)) {
+			flow_touch(f, now, len, true, fl);
+			return WGX_TR_ALLOWED;
+		}
+		f = NULL;	/* removed */
+	}
+	/* the user's packets are always judged: a flow the user opened only serves replies */
 	if (!tun_policy_admits(false, u.policy_id, p, p->daddr, &r))
 		return WGX_TR_DENIED;
 	if (p->l4 == TUN_L4_ICMP_ERR)
 		return WGX_TR_ALLOWED;	/* an error opens no flow */
-	if (f && flow_live(f, cfg, p->proto, now))
+	if (f) {
 		flow_touch(f, now, len, true, fl);
-	else
-		flow_create(&k, now, len, true, u.user_id, &r, fl);
+		if (!flow_current(f, &u))
+			flow_stamp(f, &u, &r);	/* the rule that admits the flow's key now */
+	} else {
+		flow_create(&k, now, len, true, &u, &r, fl);
+	}
 	return WGX_TR_ALLOWED;
 }
 
@@ -168,7 +175,7 @@ static __always_inline __u32 tun_egress(const struct tun_pkt *p, const struct wg
 {
 	struct wgx_flow_key k __attribute__((aligned(8)));
 	struct wgx_tun_user u;
-	struct wgx_tun_rule r;
+	struct wgx_tun_rule r = {};	/* written by a global function: initialised for 6.1 */
 	struct wgx_flow *f;
 	__u32 fl;
 
@@ -177,16 +184,14 @@ static __always_inline __u32 tun_egress(const struct tun_pkt *p, const struct wg
 	*user_id = u.user_id;
 	fl = flow_tcp_flags(p, false);
 	if (p->l4 == TUN_L4_ICMP_ERR) {
-		if (flow_key_quoted(&k, p, true)) {
-			f = bpf_map_lookup_elem(&wgx_flows, &k);
-			if (f && flow_live(f, cfg, k.proto, now))
-				return WGX_TR_RELATED;
-		}
+		if (flow_key_quoted(&k, p, true) && flow_get(&k, cfg, &u, now))
+			return WGX_TR_RELATED;
 	}
 	flow_key_of(&k, p, false);
 	if (p->l4 != TUN_L4_ICMP_ERR) {
-		f = bpf_map_lookup_elem(&wgx_flows, &k);
-		if (f && flow_live(f, cfg, p->proto, now)) {
+		/* a flow of an older policy passes only if the policy in force still admits it */
+		f = flow_get(&k, cfg, &u, now);
+		if (f) {
 			flow_touch(f, now, len, false, fl);
 			/* later packets of a flow the remote side opened stay inbound */
 			return f->flags & WGX_FLOW_F_INBOUND ? WGX_TR_INBOUND : WGX_TR_REPLY;
@@ -195,7 +200,7 @@ static __always_inline __u32 tun_egress(const struct tun_pkt *p, const struct wg
 	if (!tun_policy_admits(true, u.policy_id, p, p->saddr, &r))
 		return WGX_TR_UNSOLICITED;
 	if (p->l4 != TUN_L4_ICMP_ERR)
-		flow_create(&k, now, len, false, u.user_id, &r, fl | WGX_FLOW_F_INBOUND);
+		flow_create(&k, now, len, false, &u, &r, fl | WGX_FLOW_F_INBOUND);
 	return WGX_TR_INBOUND;
 }
 
@@ -227,10 +232,14 @@ static __always_inline int tun_run(struct __sk_buff *skb, const __u32 dir)
 		return tun_count(dir, reason, len);
 
 	now = bpf_ktime_get_ns();
+	if (p.frag && !frag_resolve(&p, dir, now))
+		return tun_count(dir, WGX_TR_FRAG_UNKNOWN, len);
 	if (dir == WGX_TD_INGRESS)
 		reason = tun_ingress(&p, cfg, len, now, &user_id);
 	else
 		reason = tun_egress(&p, cfg, len, now, &user_id);
+	if (p.frag_first)
+		frag_remember(&p, dir, now, reason < WGX_TR_PASS_MAX);
 	if (reason >= WGX_TR_PASS_MAX)
 		tun_deny(&p, user_id, dir, reason, now);
 	return tun_count(dir, reason, len);

@@ -37,6 +37,7 @@ static const char *const reason_names[WGX_TR__MAX] = {
 	[WGX_TR_NOT_IP] = "not_ip",
 	[WGX_TR_TRUNCATED] = "truncated",
 	[WGX_TR_BAD_IP] = "bad_ip",
+	[WGX_TR_FRAG_UNKNOWN] = "frag_unknown",
 };
 
 const char *wgx_tun_reason_name(int reason)

@@ -387,6 +387,18 @@ _Static_assert(sizeof(struct wgx_flow_key) == 40, "wgx_flow_key layout");
 #define WGX_FLOW_F_FIN_IN	(1u << 2)	/* TCP FIN seen towards the user */
 #define WGX_FLOW_F_RST		(1u << 3)	/* TCP RST either way */
 
+/*
+ * user_id and policy_id: the user who held the flow's user address and her policy id
+ * (wgx_tun_user) when the flow was last judged. Every apply gives every user a new policy id
+ * (the generation is in its high 16 bits), and a single-user update that changes her groups
+ * gives her another one (never a new generation: comparing wgx_tun_cfg.generation would miss
+ * it); the tries of a policy id never change. So a packet whose user entry holds the same
+ * pair, compared on the fast path, is judged by the rules that admitted its flow; another
+ * pair has the flow judged again from its key against the rules in force: re-stamped if they
+ * still admit it, removed if not (the packet is then judged as one without a flow). Policy
+ * ids come back after 65,535 applies: a flow idle through that many has expired unless they
+ * came faster than 8 a second (TCP's 7440 s).
+ */
 struct wgx_flow {
 	__u64 first_ns;		/* bpf_ktime_get_ns() */
 	__u64 last_ns;
@@ -395,10 +407,10 @@ struct wgx_flow {
 	__u64 pkts_in;		/* network -> user */
 	__u64 bytes_in;
 	__u32 user_id;
+	__u32 policy_id;	/* the user's policy id when the flow was last judged */
 	__u32 flags;		/* WGX_FLOW_F_* */
-	__u16 group_id;		/* the rule that let the flow in */
+	__u16 group_id;		/* the rule that let the flow in (or, judged again, admits it) */
 	__u16 rule_idx;
-	__u32 pad;
 };
 _Static_assert(sizeof(struct wgx_flow) == 64, "wgx_flow layout");
 
@@ -420,6 +432,44 @@ static inline __u32 wgx_flow_timeout_s(const struct wgx_tun_cfg *cfg, __u8 proto
 		return cfg->icmp_timeout_s ?: WGX_TUN_ICMP_TIMEOUT_S;
 	return cfg->udp_timeout_s ?: WGX_TUN_UDP_TIMEOUT_S;
 }
+
+/*
+ * wgx_tun_frags (LRU_HASH, WGX_TUN_MAX_FRAGS entries): the L4 header of fragmented datagrams.
+ * A later fragment has no L4 header; when the first fragment (offset 0, more fragments) of a
+ * datagram passes, its ports (or ICMP type, code and echo id) are kept here, keyed by
+ * direction, family, protocol, addresses and the datagram's id (IPv4 header id, or the IPv6
+ * fragment header's identification); the later fragments are judged with them, the same way
+ * as the first (the same rule, the same flow; TCP flags only from the first). A later fragment
+ * without a live entry (its first was never seen, was denied, came after it, or more than
+ * WGX_TUN_FRAG_TIMEOUT_S ago) is dropped: frag_unknown. A denied first fragment removes the
+ * entry of an older datagram with the same id; the last fragment (no more fragments) removes
+ * its datagram's entry, so a fragment reordered after the last one is dropped as well.
+ */
+#define WGX_TUN_MAX_FRAGS	8192	/* datagrams in flight at once (both directions) */
+#define WGX_TUN_FRAG_TIMEOUT_S	30	/* the kernel's own IPv4 reassembly timeout */
+
+struct wgx_frag_key {
+	__u8 dir;		/* enum wgx_tun_dir: a user-to-user datagram is seen both ways */
+	__u8 family;		/* 4 or 6 */
+	__u8 proto;
+	__u8 pad;
+	__u32 id;		/* host order: the IPv4 id (16 bits) or the IPv6 identification */
+	__u8 saddr[16];		/* as in the packet (IPv4 in the first 4 bytes) */
+	__u8 daddr[16];
+};
+_Static_assert(sizeof(struct wgx_frag_key) == 40, "wgx_frag_key layout");
+
+struct wgx_frag {
+	__u64 first_ns;		/* bpf_ktime_get_ns() when the first fragment passed */
+	__be16 sport;		/* the first fragment's ports (TCP, UDP, UDP-Lite, SCTP) */
+	__be16 dport;
+	__be16 echo_id;		/* ICMP echo */
+	__u8 l4;		/* what the first fragment's L4 header gave (bpf/tun_parse.h) */
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 pad[7];
+};
+_Static_assert(sizeof(struct wgx_frag) == 24, "wgx_frag layout");
 
 /*
  * Counters: every packet the tunnel programs see lands in exactly one entry of
@@ -446,6 +496,7 @@ enum wgx_tun_reason {
 	WGX_TR_NOT_IP,		/* neither IPv4 nor IPv6 */
 	WGX_TR_TRUNCATED,	/* a header runs past the end of the packet */
 	WGX_TR_BAD_IP,		/* IPv4 IHL < 5, or the version disagrees with the family */
+	WGX_TR_FRAG_UNKNOWN,	/* a later fragment whose first did not pass (wgx_tun_frags) */
 	WGX_TR__MAX,
 };
 

@@ -25,6 +25,8 @@ static const struct prog_test tests[] = {
 	{ "tunnel_flows", test_tunnel_flows },
 	{ "tunnel_no_policy", test_tunnel_no_policy },
 	{ "tunnel_deny_rate", test_tunnel_deny_rate },
+	{ "tunnel_fragments", test_tunnel_fragments },
+	{ "tunnel_policy_change", test_tunnel_policy_change },
 };
 
 void test_fail(const char *file, int line, const char *fmt, ...)

@@ -29,6 +29,7 @@ void pkt_init(struct pkt *p)
 	p->ip4_off = p->ip6_off = p->udp_off = -1;
 	p->udp_len_override = -1;
 	p->l3_off = p->l4_off = p->tcp_off = p->outer4_off = p->outer6_off = -1;
+	p->frag6_off = -1;
 }
 
 static void mark_l3(struct pkt *p, int off)
@@ -111,9 +112,20 @@ void pkt_ipv6_frag(struct pkt *p, uint8_t nexthdr, uint16_t off_mf)
 {
 	uint8_t *h = put(p, 8);
 
+	p->frag6_off = h - p->buf;
 	h[0] = nexthdr;
 	put16(h + 2, off_mf);
 	memset(h + 4, 0xab, 4);
+}
+
+void pkt_frag_id(struct pkt *p, uint32_t id)
+{
+	uint32_t be = htonl(id);
+
+	if (p->frag6_off >= 0)
+		memcpy(p->buf + p->frag6_off + 4, &be, 4);
+	else
+		put16(p->buf + p->ip4_off + 4, (uint16_t)id);
 }
 
 void pkt_udp(struct pkt *p, uint16_t sport, uint16_t dport)

@@ -19,6 +19,7 @@ struct pkt {
 	size_t trailer;			/* bytes after the UDP payload (Ethernet padding) */
 	int l3_off, l4_off;		/* the first (outer) IP and L4 headers, -1 when absent */
 	int tcp_off;			/* the last TCP header */
+	int frag6_off;			/* the last IPv6 fragment header, -1 when absent */
 	int outer4_off, outer6_off;	/* the IP header an ICMP error is in (pkt_icmp_error) */
 	uint8_t l4_proto;		/* the outer L4 protocol (pkt_tcp, pkt_udp, pkt_icmp*) */
 };
@@ -32,6 +33,9 @@ void pkt_ipv4_ihl(struct pkt *p, uint8_t ihl);	/* overwrite IHL after pkt_ipv4 *
 void pkt_ipv6(struct pkt *p, uint8_t nexthdr);
 void pkt_ipv6_ext(struct pkt *p, uint8_t nexthdr, uint8_t hdrlen);
 void pkt_ipv6_frag(struct pkt *p, uint8_t nexthdr, uint16_t off_mf);
+/* The datagram id of the last IPv6 fragment header if there is one, else of the last IPv4
+ * header (16 bits). */
+void pkt_frag_id(struct pkt *p, uint32_t id);
 void pkt_udp(struct pkt *p, uint16_t sport, uint16_t dport);
 void pkt_tcp(struct pkt *p, uint16_t sport, uint16_t dport);
 /* A WireGuard message: type word (type, reserved[3]), then len - 4 bytes of pattern. */

@@ -55,5 +55,7 @@ void test_tunnel_policy(void);
 void test_tunnel_flows(void);
 void test_tunnel_no_policy(void);
 void test_tunnel_deny_rate(void);
+void test_tunnel_fragments(void);
+void test_tunnel_policy_change(void);
 
 #endif

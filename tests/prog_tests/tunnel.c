@@ -555,6 +555,10 @@ static void b_frag6_later_any(struct pkt *p)
 	pkt_init(p); pkt_eth(p, ETH_IP6); pkt_ipv6(p, 44); pkt_addrs6(p, A6, HOST6);
 	pkt_ipv6_frag(p, P_UDP, 0x0100); pkt_bytes(p, "more", 4);
 }
+static void b_frag6_later_alone(struct pkt *p)
+{
+	b_frag6_later_any(p); pkt_frag_id(p, 0x0badf00d);
+}
 static void b_arp(struct pkt *p) { pkt_init(p); pkt_eth(p, ETH_ARP); pkt_bytes(p, "arp-who-has-1234567890123456", 28); }
 /* the test run refuses IP headers shorter than their fixed part: truncate what follows */
 static void b_trunc4(struct pkt *p)
@@ -607,12 +611,16 @@ static const struct tcase cases[] = {
 	{ "udp to /0 with an icmp-only rule", b_udp_c_any, DENY(IN, DENIED, USER_C) },
 	{ "icmpv6 echo to ::/0", b_ping6_c, PASS(IN, ALLOWED) },
 	{ "icmpv6 echo without a rule", b_ping6_a, DENY(IN, DENIED, USER_A) },
-	/* fragments: a later fragment has port 0 */
-	{ "ipv4 later fragment, port rule", b_frag_dns, DENY(IN, DENIED, USER_A) },
-	{ "ipv4 later fragment, any-port rule", b_frag_any, PASS(IN, ALLOWED) },
+	/* fragments: a later fragment has no ports of its own (more in tunnel_fragments) */
+	{ "ipv4 later fragment without its first, port rule", b_frag_dns, IN,
+	  WGX_TR_FRAG_UNKNOWN, 0 },
+	{ "ipv4 later fragment without its first, any-port rule", b_frag_any, IN,
+	  WGX_TR_FRAG_UNKNOWN, 0 },
 	{ "ipv4 first fragment has ports", b_first_frag_dns, PASS(IN, ALLOWED) },
 	{ "ipv6 first fragment has ports", b_frag6_first, PASS(IN, ALLOWED) },
-	{ "ipv6 later fragment, any-port udp rule", b_frag6_later_any, PASS(IN, ALLOWED) },
+	{ "ipv6 later fragment after its first", b_frag6_later_any, PASS(IN, ALLOWED) },
+	{ "ipv6 later fragment of another datagram", b_frag6_later_alone, IN,
+	  WGX_TR_FRAG_UNKNOWN, 0 },
 	/* IPv6 */
 	{ "ipv6 tcp 443 in the /48", b_web6, PASS(IN, ALLOWED) },
 	{ "ipv6 tcp 80 in the /48", b_web6_80, DENY(IN, DENIED, USER_A) },
@@ -918,5 +926,396 @@ void test_tunnel_deny_rate(void)
 	ASSERT_TRUE(e.nr_ev >= 2 && e.nr_ev <= 3, "two events after 250 ms");
 	ASSERT_EQ(d0.events_held - d1.events_held, 3 - e.nr_ev, "held back after the refill");
 out:
+	tenv_close(&e);
+}
+
+/* ---- fragments: later fragments judged with their first fragment's ports ---- */
+
+#define MF true
+#define LAST false
+
+/* An IPv4 fragment of datagram id: offset in 8-byte units, more fragments or the last. */
+static void frag4(struct pkt *p, uint8_t proto, const uint8_t *src, const uint8_t *dst,
+		  uint16_t id, uint16_t off, bool more)
+{
+	pkt_init(p);
+	pkt_eth(p, ETH_IP);
+	pkt_ipv4(p, proto, 0, off | (more ? 0x2000 : 0));
+	pkt_addrs4(p, src, dst);
+	pkt_frag_id(p, id);
+}
+
+/* An IPv6 fragment (a fragment header after the fixed header). */
+static void frag6(struct pkt *p, uint8_t proto, const uint8_t *src, const uint8_t *dst,
+		  uint32_t id, uint16_t off, bool more)
+{
+	pkt_init(p);
+	pkt_eth(p, ETH_IP6);
+	pkt_ipv6(p, 44);
+	pkt_addrs6(p, src, dst);
+	pkt_ipv6_frag(p, proto, off << 3 | more);
+	pkt_frag_id(p, id);
+}
+
+/* The first fragment of a 1400-byte UDP datagram. */
+static void udp4_first(struct pkt *p, const uint8_t *src, uint16_t sp, const uint8_t *dst,
+		       uint16_t dp, uint16_t id)
+{
+	frag4(p, P_UDP, src, dst, id, 0, MF);
+	pkt_udp(p, sp, dp);
+	pkt_bytes(p, "first part of the datagram", 24);
+	p->udp_len_override = 1400;
+}
+
+static void udp6_first(struct pkt *p, const uint8_t *src, uint16_t sp, const uint8_t *dst,
+		       uint16_t dp, uint32_t id)
+{
+	frag6(p, P_UDP, src, dst, id, 0, MF);
+	pkt_udp(p, sp, dp);
+	pkt_bytes(p, "first part of the datagram", 24);
+	p->udp_len_override = 1400;
+}
+
+/* A later fragment's payload: no L4 header. Its byte 13 would be a TCP header's FIN|RST. */
+static void rest(struct pkt *p)
+{
+	pkt_bytes(p, "rest of the datag\x05m..", 20);
+}
+
+static void later4(struct pkt *p, uint8_t proto, const uint8_t *src, const uint8_t *dst,
+		   uint16_t id, uint16_t off, bool more)
+{
+	frag4(p, proto, src, dst, id, off, more);
+	rest(p);
+}
+
+static void later6(struct pkt *p, uint8_t proto, const uint8_t *src, const uint8_t *dst,
+		   uint32_t id, uint16_t off, bool more)
+{
+	frag6(p, proto, src, dst, id, off, more);
+	rest(p);
+}
+
+static void fkey(struct wgx_frag_key *k, int dir, int family, uint8_t proto, const uint8_t *src,
+		 const uint8_t *dst, uint32_t id)
+{
+	memset(k, 0, sizeof(*k));
+	k->dir = dir;
+	k->family = family;
+	k->proto = proto;
+	k->id = id;
+	memcpy(k->saddr, src, family == 4 ? 4 : 16);
+	memcpy(k->daddr, dst, family == 4 ? 4 : 16);
+}
+
+static bool frag_entry(struct tenv *e, const struct wgx_frag_key *k, struct wgx_frag *v)
+{
+	return !bpf_map_lookup_elem(mfd(e->skel->maps.wgx_tun_frags), k, v);
+}
+
+void test_tunnel_fragments(void)
+{
+	struct wgx_frag_key fk;
+	struct wgx_flow_key k;
+	struct wgx_flow_key k6 = { .family = 6, .proto = P_TCP };
+	struct wgx_frag v;
+	struct wgx_flow f;
+	struct tenv e;
+	struct pkt p;
+	__u64 bytes = 0;
+
+	if (!tenv_open(&e))
+		return;
+
+	test_case = "ipv4: fragments of a udp reply to the user's flow";
+	udp4(&p, A4, 42100, NEST4, 53);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	udp4_first(&p, NEST4, 53, A4, 42100, 0x1234);
+	send_pkt(&e, &p, EG, WGX_TR_REPLY, USER_A);
+	bytes += p.len - 14;
+	fkey(&fk, EG, 4, P_UDP, NEST4, A4, 0x1234);
+	if (ASSERT_TRUE(frag_entry(&e, &fk, &v), "the first fragment's entry")) {
+		ASSERT_EQ(ntohs(v.sport), 53, "entry's sport");
+		ASSERT_EQ(ntohs(v.dport), 42100, "entry's dport");
+	}
+	later4(&p, P_UDP, NEST4, A4, 0x1234, 185, MF);
+	send_pkt(&e, &p, EG, WGX_TR_REPLY, USER_A);
+	bytes += p.len - 14;
+	later4(&p, P_UDP, NEST4, A4, 0x1234, 370, LAST);
+	send_pkt(&e, &p, EG, WGX_TR_REPLY, USER_A);
+	bytes += p.len - 14;
+	key4(&k, P_UDP, A4, 42100, NEST4, 53);
+	if (get_flow(&e, &k, &f)) {
+		ASSERT_EQ(f.pkts_in, 3, "the flow counts every fragment");
+		ASSERT_EQ(f.bytes_in, bytes, "and their bytes");
+	}
+	ASSERT_TRUE(!frag_entry(&e, &fk, &v), "the last fragment removed the entry");
+	test_case = "ipv4: a fragment after the last one";
+	later4(&p, P_UDP, NEST4, A4, 0x1234, 185, MF);
+	send_pkt(&e, &p, EG, WGX_TR_FRAG_UNKNOWN, 0);
+
+	test_case = "ipv6: fragments of a udp reply to the user's flow";
+	udp6(&p, A6, 42101, HOST6, 5000);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	udp6_first(&p, HOST6, 5000, A6, 42101, 0x01020304);
+	send_pkt(&e, &p, EG, WGX_TR_REPLY, USER_A);
+	later6(&p, P_UDP, HOST6, A6, 0x01020304, 150, MF);
+	send_pkt(&e, &p, EG, WGX_TR_REPLY, USER_A);
+	later6(&p, P_UDP, HOST6, A6, 0x01020304, 300, LAST);
+	send_pkt(&e, &p, EG, WGX_TR_REPLY, USER_A);
+	fkey(&fk, EG, 6, P_UDP, HOST6, A6, 0x01020304);
+	ASSERT_TRUE(!frag_entry(&e, &fk, &v), "the last fragment removed the entry");
+
+	test_case = "ipv4: fragments to a port-restricted rule (udp/53)";
+	udp4_first(&p, A4, 42102, NEST4, 53, 0x2222);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	later4(&p, P_UDP, A4, NEST4, 0x2222, 185, MF);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	later4(&p, P_UDP, A4, NEST4, 0x2222, 370, LAST);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	key4(&k, P_UDP, A4, 42102, NEST4, 53);
+	if (get_flow(&e, &k, &f))
+		ASSERT_EQ(f.pkts_out, 3, "one flow for the datagram");
+
+	test_case = "ipv6: tcp fragments to a tcp/443 rule, no flags from a later fragment";
+	frag6(&p, P_TCP, A6, WEB6, 0x3333, 0, MF);
+	pkt_tcp(&p, 42103, 443);
+	pkt_bytes(&p, "first part", 10);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	later6(&p, P_TCP, A6, WEB6, 0x3333, 4, LAST);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	memcpy(k6.uaddr, A6, 16);
+	memcpy(k6.raddr, WEB6, 16);
+	k6.uport = htons(42103);
+	k6.rport = htons(443);
+	if (get_flow(&e, &k6, &f)) {
+		ASSERT_EQ(f.pkts_out, 2, "both fragments in the flow");
+		ASSERT_EQ(f.flags, 0, "no FIN or RST from the later fragment's payload");
+	}
+
+	test_case = "icmp echo: fragments of a large ping and of its reply";
+	frag4(&p, P_ICMP, C4, OUT4, 0x4242, 0, MF);
+	pkt_icmp(&p, 8, 0, 91);
+	pkt_bytes(&p, "big ping", 8);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_C);
+	later4(&p, P_ICMP, C4, OUT4, 0x4242, 185, LAST);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_C);
+	frag4(&p, P_ICMP, OUT4, C4, 0x4343, 0, MF);
+	pkt_icmp(&p, 0, 0, 91);
+	pkt_bytes(&p, "big pong", 8);
+	send_pkt(&e, &p, EG, WGX_TR_REPLY, USER_C);
+	later4(&p, P_ICMP, OUT4, C4, 0x4343, 185, LAST);
+	send_pkt(&e, &p, EG, WGX_TR_REPLY, USER_C);
+	key4(&k, P_ICMP, C4, 91, OUT4, 0);
+	if (get_flow(&e, &k, &f)) {
+		ASSERT_EQ(f.pkts_out, 2, "the echo flow has both fragments of the request");
+		ASSERT_EQ(f.pkts_in, 2, "and both of the reply");
+	}
+	key4(&k, P_ICMP, C4, 0, OUT4, 0);
+	ASSERT_TRUE(bpf_map_lookup_elem(mfd(e.skel->maps.wgx_flows), &k, &f) && errno == ENOENT,
+		    "no flow without an echo id (it would pass any icmp from the host)");
+
+	test_case = "a later fragment whose first was never seen";
+	later4(&p, P_UDP, A4, NEST4, 0x5555, 185, MF);
+	send_pkt(&e, &p, IN, WGX_TR_FRAG_UNKNOWN, 0);
+	later4(&p, P_UDP, NEST4, A4, 0x5555, 185, MF);
+	send_pkt(&e, &p, EG, WGX_TR_FRAG_UNKNOWN, 0);
+	later6(&p, P_UDP, HOST6, A6, 0x5555, 150, LAST);
+	send_pkt(&e, &p, EG, WGX_TR_FRAG_UNKNOWN, 0);
+	test_case = "a later fragment to an any-port rule, without its first";
+	later4(&p, P_UDP, A4, ANY4, 0x5556, 185, MF);
+	send_pkt(&e, &p, IN, WGX_TR_FRAG_UNKNOWN, 0);
+
+	test_case = "a denied first fragment: its later fragments are dropped";
+	udp4_first(&p, A4, 42104, NEST4, 54, 0x6666);
+	send_pkt(&e, &p, IN, WGX_TR_DENIED, USER_A);
+	later4(&p, P_UDP, A4, NEST4, 0x6666, 185, LAST);
+	send_pkt(&e, &p, IN, WGX_TR_FRAG_UNKNOWN, 0);
+	test_case = "an unsolicited first fragment: its later fragments are dropped";
+	udp4_first(&p, NEST4, 53, A4, 42999, 0x6667);
+	send_pkt(&e, &p, EG, WGX_TR_UNSOLICITED, USER_A);
+	later4(&p, P_UDP, NEST4, A4, 0x6667, 185, LAST);
+	send_pkt(&e, &p, EG, WGX_TR_FRAG_UNKNOWN, 0);
+	test_case = "a denied first fragment removes an older datagram's entry under its id";
+	udp4_first(&p, A4, 42105, NEST4, 53, 0x7777);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	udp4_first(&p, A4, 42105, NEST4, 54, 0x7777);
+	send_pkt(&e, &p, IN, WGX_TR_DENIED, USER_A);
+	later4(&p, P_UDP, A4, NEST4, 0x7777, 185, LAST);
+	send_pkt(&e, &p, IN, WGX_TR_FRAG_UNKNOWN, 0);
+
+	test_case = "an entry younger than the timeout serves";
+	udp4_first(&p, A4, 42106, NEST4, 53, 0x8888);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	fkey(&fk, IN, 4, P_UDP, A4, NEST4, 0x8888);
+	if (ASSERT_TRUE(frag_entry(&e, &fk, &v), "the first fragment's entry")) {
+		v.first_ns -= (WGX_TUN_FRAG_TIMEOUT_S - 1) * 1000000000ull;
+		ASSERT_OK(bpf_map_update_elem(mfd(e.skel->maps.wgx_tun_frags), &fk, &v, BPF_EXIST),
+			  "age the entry");
+	}
+	later4(&p, P_UDP, A4, NEST4, 0x8888, 185, MF);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	test_case = "an expired entry serves no more";
+	if (ASSERT_TRUE(frag_entry(&e, &fk, &v), "the entry")) {
+		v.first_ns -= 2 * 1000000000ull;
+		ASSERT_OK(bpf_map_update_elem(mfd(e.skel->maps.wgx_tun_frags), &fk, &v, BPF_EXIST),
+			  "age the entry past the timeout");
+	}
+	later4(&p, P_UDP, A4, NEST4, 0x8888, 370, LAST);
+	send_pkt(&e, &p, IN, WGX_TR_FRAG_UNKNOWN, 0);
+	ASSERT_TRUE(!frag_entry(&e, &fk, &v), "the expired entry was removed");
+	tenv_close(&e);
+}
+
+/* ---- a new policy: flows of the old one judged again ---- */
+
+#define POL_A2 101	/* policy B for A: no ssh to 192.0.2.7, no inbound rule over ipv4 */
+#define POL_A3 102	/* A's set after a single-user update: web only */
+
+static void load_policy_b(struct tenv *e)
+{
+	static const uint8_t n24[4] = { 192, 0, 2, 0 }, n48[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1 };
+	static const uint8_t in48[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x99 };
+	const struct wgx_tun_rule web[] = { RULE(P_TCP, 80, 443, G_WEB, 0) };
+	const struct wgx_tun_rule web_dns[] = { RULE(P_TCP, 80, 443, G_WEB, 0),
+						RULE(P_UDP, 53, 53, G_OPS, 1) };
+	const struct wgx_tun_rule https6[] = { RULE(P_TCP, 443, 443, G_WEB, 1) };
+	const struct wgx_tun_rule https6_udp[] = { RULE(P_TCP, 443, 443, G_WEB, 1),
+						   RULE_ANY(P_UDP, G_OPS, 4) };
+	const struct wgx_tun_rule ping6_in[] = { RULE_ANY(P_ICMP6, G_OPS, 1) };
+
+	add_rules(e, false, 4, POL_A2, n24, 24, web, 1);
+	add_rules(e, false, 4, POL_A2, n24, 28, web_dns, 2);
+	add_rules(e, false, 4, POL_A2, HOST4, 32, web_dns, 2);
+	add_rules(e, false, 6, POL_A2, n48, 48, https6, 1);
+	add_rules(e, false, 6, POL_A2, HOST6, 128, https6_udp, 2);
+	add_rules(e, true, 6, POL_A2, in48, 48, ping6_in, 1);
+	add_rules(e, false, 4, POL_A3, n24, 24, web, 1);
+	add_rules(e, false, 6, POL_A3, n48, 48, https6, 1);
+}
+
+/* Switch user A to policy: her addresses' entries, as the daemon rewrites them. */
+static void move_a(struct tenv *e, __u32 policy)
+{
+	add_user(e, 4, A4, 32, USER_A, policy);
+	add_user(e, 6, A6, 128, USER_A, policy);
+}
+
+static void set_generation(struct tenv *e, __u32 gen)
+{
+	struct wgx_tun_cfg cfg;
+	__u32 k = 0;
+
+	if (ASSERT_OK(bpf_map_lookup_elem(mfd(e->skel->maps.wgx_tun_cfg), &k, &cfg), "read cfg")) {
+		cfg.generation = gen;
+		ASSERT_OK(bpf_map_update_elem(mfd(e->skel->maps.wgx_tun_cfg), &k, &cfg, BPF_ANY),
+			  "write cfg");
+	}
+}
+
+static bool no_flow(struct tenv *e, const struct wgx_flow_key *k)
+{
+	struct wgx_flow f;
+
+	return bpf_map_lookup_elem(mfd(e->skel->maps.wgx_flows), k, &f) && errno == ENOENT;
+}
+
+void test_tunnel_policy_change(void)
+{
+	struct wgx_flow_key k, k6 = { .family = 6, .proto = P_ICMP6 };
+	struct wgx_flow f;
+	struct tenv e;
+	struct pkt p;
+
+	if (!tenv_open(&e))
+		return;
+	load_policy_b(&e);
+
+	/* under policy A */
+	test_case = "policy A: inbound ssh flows";
+	tcp4(&p, INB4, 50020, A4, 22);
+	pkt_tcp_flags(&p, TCP_SYN);
+	send_pkt(&e, &p, EG, WGX_TR_INBOUND, USER_A);
+	tcp4(&p, INB4, 50021, A4, 22);
+	pkt_tcp_flags(&p, TCP_SYN);
+	send_pkt(&e, &p, EG, WGX_TR_INBOUND, USER_A);
+	key4(&k, P_TCP, A4, 22, INB4, 50020);
+	if (get_flow(&e, &k, &f))
+		ASSERT_EQ(f.policy_id, POL_A, "the flow's policy id");
+	test_case = "policy A: the user's flows";
+	tcp4(&p, A4, 42300, HOST4, 22);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	tcp4(&p, HOST4, 22, A4, 42300);
+	send_pkt(&e, &p, EG, WGX_TR_REPLY, USER_A);
+	tcp4(&p, A4, 42301, WEB4, 443);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	udp4(&p, A4, 42302, NEST4, 53);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	tcp4(&p, A4, 42304, HOST4, 22);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+
+	/* policy B applied: a new generation, A's entries switched to her new policy id */
+	move_a(&e, POL_A2);
+	set_generation(&e, 2);
+	test_case = "policy B: an inbound flow without its rule";
+	tcp4(&p, INB4, 50020, A4, 22);
+	send_pkt(&e, &p, EG, WGX_TR_UNSOLICITED, USER_A);
+	ASSERT_TRUE(no_flow(&e, &k), "the stale flow was removed");
+	tcp4(&p, A4, 22, INB4, 50020);
+	send_pkt(&e, &p, IN, WGX_TR_DENIED, USER_A);
+	test_case = "policy B: the user's side of an inbound flow without its rule";
+	tcp4(&p, A4, 22, INB4, 50021);
+	send_pkt(&e, &p, IN, WGX_TR_DENIED, USER_A);
+	key4(&k, P_TCP, A4, 22, INB4, 50021);
+	ASSERT_TRUE(no_flow(&e, &k), "the stale flow was removed");
+	tcp4(&p, INB4, 50021, A4, 22);
+	send_pkt(&e, &p, EG, WGX_TR_UNSOLICITED, USER_A);
+	test_case = "policy B: replies on a user's flow to a destination no longer allowed";
+	tcp4(&p, HOST4, 22, A4, 42300);
+	send_pkt(&e, &p, EG, WGX_TR_UNSOLICITED, USER_A);
+	key4(&k, P_TCP, A4, 42300, HOST4, 22);
+	ASSERT_TRUE(no_flow(&e, &k), "the stale flow was removed");
+	test_case = "policy B: the user's next packet to it";
+	tcp4(&p, A4, 42300, HOST4, 22);
+	send_pkt(&e, &p, IN, WGX_TR_DENIED, USER_A);
+	test_case = "policy B: a flow it still allows keeps passing, judged under it";
+	tcp4(&p, WEB4, 443, A4, 42301);
+	send_pkt(&e, &p, EG, WGX_TR_REPLY, USER_A);
+	key4(&k, P_TCP, A4, 42301, WEB4, 443);
+	if (get_flow(&e, &k, &f)) {
+		ASSERT_EQ(f.policy_id, POL_A2, "the flow's policy id after the new judgement");
+		ASSERT_EQ(f.pkts_in, 1, "the reply counted");
+	}
+	test_case = "policy B: an icmp error about a flow it still allows";
+	icmp4_err(&p, ROUTER4, A4, 3, 4, P_UDP, A4, 42302, NEST4, 53);
+	send_pkt(&e, &p, EG, WGX_TR_RELATED, USER_A);
+	test_case = "policy B: an icmp error about a flow it no longer allows";
+	icmp4_err(&p, HOST4, A4, 3, 3, P_TCP, A4, 42304, HOST4, 22);
+	send_pkt(&e, &p, EG, WGX_TR_UNSOLICITED, USER_A);
+
+	/* a single-user update: A's set changes, the generation does not */
+	test_case = "policy B: an inbound icmpv6 echo";
+	icmp6(&p, INB6, A6, 128, 21);
+	send_pkt(&e, &p, EG, WGX_TR_INBOUND, USER_A);
+	test_case = "single-user update: udp to a host";
+	udp6(&p, A6, 42305, HOST6, 5000);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	move_a(&e, POL_A3);
+	test_case = "single-user update: an inbound flow without its rule";
+	icmp6(&p, INB6, A6, 128, 21);
+	send_pkt(&e, &p, EG, WGX_TR_UNSOLICITED, USER_A);
+	memcpy(k6.uaddr, A6, 16);
+	memcpy(k6.raddr, INB6, 16);
+	k6.uport = htons(21);
+	ASSERT_TRUE(no_flow(&e, &k6), "the stale flow was removed");
+	test_case = "single-user update: replies to a destination no longer allowed";
+	udp6(&p, HOST6, 5000, A6, 42305);
+	send_pkt(&e, &p, EG, WGX_TR_UNSOLICITED, USER_A);
+	test_case = "single-user update: a flow the new set allows";
+	tcp4(&p, WEB4, 443, A4, 42301);
+	send_pkt(&e, &p, EG, WGX_TR_REPLY, USER_A);
+	key4(&k, P_TCP, A4, 42301, WEB4, 443);
+	if (get_flow(&e, &k, &f))
+		ASSERT_EQ(f.policy_id, POL_A3, "the flow's policy id after the new judgement");
 	tenv_close(&e);
 }
