@@ -2,6 +2,7 @@
 /* The flow log (flowlog.h): the tunnel's flows, denies and the daemon's peers as JSON lines. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@ struct tracked {
 	uint32_t user_id, flags;
 	uint16_t group_id, rule_idx;
 	bool ended;			/* its flow_end record is written */
+	char user[48];			/* as first seen: an id may pass to another user */
+	uint8_t public_key[32];
 };
 
 /* A user's deny counters as last reported. */
@@ -45,18 +48,22 @@ struct deny_sum {
 struct wgx_flowlog {
 	struct wgx_flowlog_opts o;
 	char *path;
-	FILE *f;
+	int fd;				/* O_APPEND; -1: none */
+	bool partial;			/* the last write was cut short: start on a new line */
 	struct wgx_loop *loop;
 	struct tracked *prev;
 	size_t nr_prev;
-	struct deny_sum *denies;
+	struct deny_sum *denies;	/* sorted by user id */
 	size_t nr_denies;
+	uint64_t deny_records;		/* this interval's, against WGX_FLOWLOG_DENY_CAP */
+	uint64_t deny_dropped;		/* ... over the cap: in the interval's summary */
+	uint64_t outcomes[WGX_FLOWLOG_NR_OUTCOMES];	/* folded handshake outcomes */
 	bool baseline;			/* the first look: what is there is not news */
 	uint64_t interval_start_ns;	/* CLOCK_REALTIME */
 	struct ring_buffer *rb;		/* the tunnel's deny events */
 	uint32_t rb_map_id;
 	int names_fd;			/* the tunnel's wgx_tun_names, for deny records */
-	uint64_t pending;		/* records since the last flush */
+	int last_errno;
 	uint64_t lost_reported;
 	struct wgx_wg_device *dev;	/* endpoints, read once per interval */
 	struct wgx_flowlog_stats st;
@@ -78,34 +85,39 @@ static void set_time(json_t *o, const char *name, uint64_t real_ns)
 	json_object_set_new(o, name, json_string(t));
 }
 
-/* One record: a line, or counted as lost. Takes o. */
+/*
+ * One record: one write of the whole line (O_APPEND: never interleaved, never buffered),
+ * or counted as lost. A line cut short (a full disk) is ended before the next one. Takes o.
+ */
 static void emit(struct wgx_flowlog *fl, json_t *o)
 {
-	char *line = json_dumps(o, JSON_COMPACT);
+	char *line = json_dumps(o, JSON_COMPACT), *buf = NULL;
+	size_t len = 0;
+	ssize_t n = -1;
 
 	json_decref(o);
-	if (!line || !fl->f || fputs(line, fl->f) == EOF || fputc('\n', fl->f) == EOF) {
-		fl->st.lost++;
-	} else {
-		fl->st.records++;
-		fl->pending++;
+	if (line && asprintf(&buf, "%s%s\n", fl->partial ? "\n" : "", line) > 0) {
+		len = strlen(buf);
+		n = fl->fd >= 0 ? write(fl->fd, buf, len) : -1;
 	}
+	if (n == (ssize_t)len && n > 0) {
+		fl->st.records++;
+		fl->partial = false;
+	} else {
+		fl->last_errno = n < 0 ? errno : ENOSPC;
+		fl->st.lost++;
+		fl->partial = n > 0;
+	}
+	free(buf);
 	free(line);
 }
 
 static void flush(struct wgx_flowlog *fl)
 {
-	if (fl->f && fflush(fl->f)) {
-		/* what was buffered is gone with the failed write */
-		fl->st.lost += fl->pending;
-		fl->st.records -= fl->pending;
-		clearerr(fl->f);
-	}
-	fl->pending = 0;
 	if (fl->st.lost > fl->lost_reported) {
 		LOG(WARN, "%s: %llu records lost (%s); enforcement goes on", fl->path,
 		    (unsigned long long)(fl->st.lost - fl->lost_reported),
-		    errno ? strerror(errno) : "write failed");
+		    strerror(fl->last_errno));
 		fl->lost_reported = fl->st.lost;
 	}
 }
@@ -227,29 +239,26 @@ static const char *end_reason(const struct wgx_flow_rec *r)
 	return "idle";
 }
 
-static void name_of_id(const struct wgx_flowlog *fl, uint32_t id, struct wgx_tun_name *nm);
-
 /* A flow gone from the table before we saw it end: its last known totals. */
 static void emit_evicted(struct wgx_flowlog *fl, const struct tracked *t, uint64_t now_real)
 {
 	struct wgx_flow_rec r = { .key = t->key };
-	struct wgx_tun_name nm;
 
 	r.v.first_ns = t->first_ns;
 	r.v.user_id = t->user_id;
 	r.v.flags = t->flags;
 	r.v.group_id = t->group_id;
 	r.v.rule_idx = t->rule_idx;
-	name_of_id(fl, t->user_id, &nm);
-	memcpy(r.user, nm.user, sizeof(r.user) - 1);
-	memcpy(r.public_key, nm.public_key, sizeof(r.public_key));
+	memcpy(r.user, t->user, sizeof(r.user));
+	memcpy(r.public_key, t->public_key, sizeof(r.public_key));
 	r.first_real_ns = wgx_mono_to_real_ns(t->first_ns);
 	r.last_real_ns = now_real;
 	emit_flow(fl, &r, t, now_real, "evicted");
 	fl->st.flows_ended++;
 }
 
-static void flows_tick(struct wgx_flowlog *fl, uint64_t now_real)
+/* 0, or -errno when the table could not be read (-ENOENT: not attached is 0). */
+static int flows_tick(struct wgx_flowlog *fl, uint64_t now_real)
 {
 	struct wgx_flows f;
 	struct tracked *cur;
@@ -257,29 +266,32 @@ static void flows_tick(struct wgx_flowlog *fl, uint64_t now_real)
 	int err;
 
 	err = wgx_flows_read(fl->o.pin_dir, NULL, true, &f);
+	if (err == -ENOENT)
+		return 0;	/* not attached: nothing moved; what we track stays */
 	if (err) {
-		if (err != -ENOENT)
-			LOG(WARN, "read the flows: %s", strerror(-err));
-		return;		/* not attached: nothing moved; what we track stays */
+		LOG(WARN, "read the flows: %s", strerror(-err));
+		return err;
 	}
 	qsort(f.recs, f.nr, sizeof(*f.recs), rec_cmp);
 	cur = calloc(f.nr + 1, sizeof(*cur));
 	if (!cur) {
 		wgx_flows_free(&f);
-		return;
+		return -ENOMEM;
 	}
 	wgx_wg_device_free(fl->dev);
 	fl->dev = NULL;
 	if (!fl->baseline && f.nr && !wgx_wg_get_device(fl->o.wg_ifname, &fl->dev))
 		wgx_wg_device_sort(fl->dev);
 	for (i = 0; i < f.nr; i++) {
-		const struct wgx_flow_rec *r = &f.recs[i];
+		struct wgx_flow_rec *r = &f.recs[i];
 		struct tracked *c = &cur[i], d;
 		const struct tracked *p = NULL;
 
 		*c = (struct tracked){ r->key, r->v.first_ns, r->v.pkts_out, r->v.bytes_out,
 				       r->v.pkts_in, r->v.bytes_in, r->v.user_id, r->v.flags,
 				       r->v.group_id, r->v.rule_idx, false };
+		memcpy(c->user, r->user, sizeof(c->user));
+		memcpy(c->public_key, r->public_key, sizeof(c->public_key));
 		/* both sorted: the old ones before this one are gone from the table */
 		while (j < fl->nr_prev && tracked_cmp(&fl->prev[j], c) < 0) {
 			if (!fl->prev[j].ended && !fl->baseline)
@@ -288,6 +300,16 @@ static void flows_tick(struct wgx_flowlog *fl, uint64_t now_real)
 		}
 		if (j < fl->nr_prev && !tracked_cmp(&fl->prev[j], c))
 			p = &fl->prev[j++];
+		/* counts never go back for one flow; if they did, it is a new one */
+		if (p && (c->pkts_out < p->pkts_out || c->bytes_out < p->bytes_out ||
+			  c->pkts_in < p->pkts_in || c->bytes_in < p->bytes_in))
+			p = NULL;
+		if (p && p->user[0]) {	/* the name it had when first seen */
+			memcpy(c->user, p->user, sizeof(c->user));
+			memcpy(c->public_key, p->public_key, sizeof(c->public_key));
+			memcpy(r->user, p->user, sizeof(r->user));
+			memcpy(r->public_key, p->public_key, sizeof(r->public_key));
+		}
 		if (fl->baseline) {
 			c->ended = !r->live;
 			continue;
@@ -312,6 +334,7 @@ static void flows_tick(struct wgx_flowlog *fl, uint64_t now_real)
 	fl->prev = cur;
 	fl->nr_prev = f.nr;		/* sorted as f.recs */
 	wgx_flows_free(&f);
+	return 0;
 }
 
 /* ---- denies ---- */
@@ -333,6 +356,12 @@ static int on_deny(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(*ev))
 		return 0;
+	/* the kernel limits each user; this limits all of them (an interval's summary says) */
+	if (fl->deny_records >= WGX_FLOWLOG_DENY_CAP) {
+		fl->deny_dropped++;
+		return 0;
+	}
+	fl->deny_records++;
 	o = record(fl, "deny", wgx_mono_to_real_ns(ev->ts_ns));
 	name_of_id(fl, ev->user_id, &nm);
 	nm.user[sizeof(nm.user) - 1] = 0;
@@ -407,24 +436,24 @@ static void tunnel_check(struct wgx_flowlog *fl)
 	fl->rb_map_id = info.id;
 }
 
-static struct deny_sum *deny_find(struct wgx_flowlog *fl, uint32_t id)
+static int deny_cmp(const void *x, const void *y)
 {
-	size_t i;
+	uint32_t a = ((const struct deny_sum *)x)->user_id, b = ((const struct deny_sum *)y)->user_id;
 
-	for (i = 0; i < fl->nr_denies; i++)
-		if (fl->denies[i].user_id == id)
-			return &fl->denies[i];
-	return NULL;
+	return a < b ? -1 : a > b;
 }
 
-/* Per user, what was denied and what the kernel's rate limit held back since last time. */
+/*
+ * Per user, what was denied and what the kernel's rate limit held back since last time: the
+ * map's users, each looked up in last time's (sorted) sums; users gone from the map go.
+ */
 static void denies_tick(struct wgx_flowlog *fl, uint64_t now_real)
 {
 	int ncpu = libbpf_num_possible_cpus(), fd, c;
 	size_t vsz = (size_t)(ncpu > 0 ? ncpu : 1) * sizeof(struct wgx_tun_deny_count), n = 0, i;
 	struct wgx_tun_deny_count *vals = NULL;
+	struct deny_sum *cur = NULL, *old, q;
 	struct wgx_tun_name nm;
-	struct deny_sum *s, *grown;
 	uint32_t *keys = NULL;
 
 	fd = wgx_pinned_map_fd(fl->o.pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_denies");
@@ -432,43 +461,44 @@ static void denies_tick(struct wgx_flowlog *fl, uint64_t now_real)
 		goto out;
 	if (wgx_map_read_all(fd, 4, vsz, (void **)&keys, (void **)&vals, &n))
 		goto out;
+	cur = calloc(n + 1, sizeof(*cur));
+	if (!cur)
+		goto out;
 	for (i = 0; i < n; i++) {
-		uint64_t denied = 0, held = 0;
+		uint64_t denied = 0, held = 0, d0 = 0, h0 = 0;
 		json_t *o;
 
 		for (c = 0; c < ncpu; c++) {
 			denied += vals[i * ncpu + c].denied;
 			held += vals[i * ncpu + c].events_held;
 		}
-		s = deny_find(fl, keys[i]);
-		if (!s) {
-			grown = realloc(fl->denies, (fl->nr_denies + 1) * sizeof(*grown));
-			if (!grown)
-				break;
-			fl->denies = grown;
-			s = &fl->denies[fl->nr_denies++];
-			*s = (struct deny_sum){ keys[i], fl->baseline ? denied : 0,
-						fl->baseline ? held : 0 };
+		cur[i] = (struct deny_sum){ keys[i], denied, held };
+		q.user_id = keys[i];
+		old = fl->nr_denies ? bsearch(&q, fl->denies, fl->nr_denies, sizeof(q), deny_cmp) :
+				      NULL;
+		if (old && denied >= old->denied && held >= old->held) {
+			d0 = old->denied;
+			h0 = old->held;
 		}
-		/* an LRU eviction restarts a user's count: report from zero */
-		if (denied < s->denied || held < s->held)
-			s->denied = s->held = 0;
-		if (!fl->baseline && held > s->held) {
-			o = record(fl, "deny_summary", now_real);
-			name_of_id(fl, keys[i], &nm);
-			nm.user[sizeof(nm.user) - 1] = 0;
-			set_user(o, nm.user, nm.public_key);
-			json_object_set_new(o, "user_id", keys[i] == WGX_USER_NONE ? json_null() :
-							   json_integer(keys[i]));
-			set_time(o, "interval_start", fl->interval_start_ns);
-			set_time(o, "interval_end", now_real);
-			json_object_set_new(o, "denied", json_integer(denied - s->denied));
-			json_object_set_new(o, "held_back", json_integer(held - s->held));
-			emit(fl, o);
-		}
-		s->denied = denied;
-		s->held = held;
+		/* new since the last look (or an LRU eviction restarted it): from zero */
+		if (fl->baseline || held <= h0)
+			continue;
+		o = record(fl, "deny_summary", now_real);
+		name_of_id(fl, keys[i], &nm);
+		nm.user[sizeof(nm.user) - 1] = 0;
+		set_user(o, nm.user, nm.public_key);
+		json_object_set_new(o, "user_id", keys[i] == WGX_USER_NONE ? json_null() :
+						   json_integer(keys[i]));
+		set_time(o, "interval_start", fl->interval_start_ns);
+		set_time(o, "interval_end", now_real);
+		json_object_set_new(o, "denied", json_integer(denied - d0));
+		json_object_set_new(o, "held_back", json_integer(held - h0));
+		emit(fl, o);
 	}
+	qsort(cur, n, sizeof(*cur), deny_cmp);
+	free(fl->denies);
+	fl->denies = cur;
+	fl->nr_denies = n;
 out:
 	if (fd >= 0)
 		close(fd);
@@ -478,6 +508,35 @@ out:
 
 /* ---- the interval ---- */
 
+/* What the interval counted instead of writing: folded handshakes, denies over the cap. */
+static void summary(struct wgx_flowlog *fl, uint64_t now_real)
+{
+	static const char *const names[WGX_FLOWLOG_NR_OUTCOMES] = {
+		[WGX_FO_UNKNOWN] = "unknown", [WGX_FO_API_ERROR] = "api_error",
+		[WGX_FO_REPLAYED] = "replayed",
+	};
+	uint64_t any = fl->deny_dropped;
+	unsigned int i;
+	json_t *o, *h;
+
+	for (i = 0; i < WGX_FLOWLOG_NR_OUTCOMES; i++)
+		any |= fl->outcomes[i];
+	if (any && !fl->baseline) {
+		o = record(fl, "interval_summary", now_real);
+		set_time(o, "interval_start", fl->interval_start_ns);
+		set_time(o, "interval_end", now_real);
+		h = json_object();
+		for (i = 0; i < WGX_FLOWLOG_NR_OUTCOMES; i++)
+			json_object_set_new(h, names[i], json_integer(fl->outcomes[i]));
+		json_object_set_new(o, "handshakes", h);
+		json_object_set_new(o, "deny_records_not_written", json_integer(fl->deny_dropped));
+		emit(fl, o);
+	}
+	memset(fl->outcomes, 0, sizeof(fl->outcomes));
+	fl->deny_dropped = 0;
+	fl->deny_records = 0;
+}
+
 void wgx_flowlog_tick(struct wgx_flowlog *fl)
 {
 	uint64_t now_real = clock_ns(CLOCK_REALTIME);
@@ -485,11 +544,19 @@ void wgx_flowlog_tick(struct wgx_flowlog *fl)
 	tunnel_check(fl);
 	if (fl->rb)
 		ring_buffer__consume(fl->rb);	/* the denies before the interval closes */
-	flows_tick(fl, now_real);
+	if (flows_tick(fl, now_real))
+		return;		/* the table could not be read: this interval goes on */
 	denies_tick(fl, now_real);
+	summary(fl, now_real);
 	fl->baseline = false;
 	fl->interval_start_ns = now_real;
 	flush(fl);
+}
+
+void wgx_flowlog_count(struct wgx_flowlog *fl, enum wgx_flowlog_outcome o)
+{
+	if (fl && o < WGX_FLOWLOG_NR_OUTCOMES)
+		fl->outcomes[o]++;
 }
 
 static void on_timer(void *ctx, int fd, uint32_t events)
@@ -514,9 +581,13 @@ void wgx_flowlog_peer(struct wgx_flowlog *fl, const char *event, const char *wha
 	flush(fl);
 }
 
-static FILE *open_log(const char *path)
+/* The log's fd: appending, readable by root and the group only (who talked to what). */
+static int open_log(const char *path)
 {
-	return strcmp(path, "-") ? fopen(path, "ae") : fdopen(dup(STDOUT_FILENO), "a");
+	int fd = strcmp(path, "-") ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640) :
+				     fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
+
+	return fd < 0 ? -errno : fd;
 }
 
 int wgx_flowlog_open(const struct wgx_flowlog_opts *o, struct wgx_loop *loop,
@@ -533,9 +604,9 @@ int wgx_flowlog_open(const struct wgx_flowlog_opts *o, struct wgx_loop *loop,
 	fl->loop = loop;
 	fl->names_fd = -1;
 	fl->path = strdup(o->path);
-	fl->f = fl->path ? open_log(fl->path) : NULL;
-	if (!fl->f) {
-		err = fl->path ? -errno : -ENOMEM;
+	fl->fd = fl->path ? open_log(fl->path) : -ENOMEM;
+	if (fl->fd < 0) {
+		err = fl->fd;
 		free(fl->path);
 		free(fl);
 		return err;
@@ -553,16 +624,17 @@ int wgx_flowlog_open(const struct wgx_flowlog_opts *o, struct wgx_loop *loop,
 
 int wgx_flowlog_reopen(struct wgx_flowlog *fl)
 {
-	FILE *f;
+	int fd;
 
 	if (!fl || !strcmp(fl->path, "-"))
 		return 0;
 	flush(fl);
-	f = open_log(fl->path);
-	if (!f)
-		return -errno;
-	fclose(fl->f);
-	fl->f = f;
+	fd = open_log(fl->path);
+	if (fd < 0)
+		return fd;
+	close(fl->fd);
+	fl->fd = fd;
+	fl->partial = false;
 	return 0;
 }
 
@@ -576,8 +648,8 @@ void wgx_flowlog_close(struct wgx_flowlog *fl)
 	rb_close(fl);
 	if (fl->names_fd >= 0)
 		close(fl->names_fd);
-	if (fl->f)
-		fclose(fl->f);
+	if (fl->fd >= 0)
+		close(fl->fd);
 	wgx_wg_device_free(fl->dev);
 	free(fl->prev);
 	free(fl->denies);

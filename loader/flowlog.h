@@ -29,6 +29,20 @@ struct wgx_flowlog_opts {
 	const char *wg_ifname;
 };
 
+/* Deny records per interval; more are counted in the interval's summary, not written. */
+#define WGX_FLOWLOG_DENY_CAP	10000
+
+/*
+ * Handshake outcomes anyone can cause without a user's key (an unknown key, a replay, the
+ * API failing): counted per interval into one "interval_summary" record, not one each.
+ */
+enum wgx_flowlog_outcome {
+	WGX_FO_UNKNOWN,
+	WGX_FO_API_ERROR,
+	WGX_FO_REPLAYED,
+	WGX_FLOWLOG_NR_OUTCOMES
+};
+
 struct wgx_flowlog_stats {
 	uint64_t records;		/* written */
 	uint64_t lost;			/* not written: the write failed */
@@ -54,5 +68,8 @@ const struct wgx_flowlog_stats *wgx_flowlog_stats(const struct wgx_flowlog *fl);
  */
 void wgx_flowlog_peer(struct wgx_flowlog *fl, const char *event, const char *what,
 		      const char *user, const uint8_t key[32], const char *endpoint);
+
+/* One more of outcome o in this interval's summary. */
+void wgx_flowlog_count(struct wgx_flowlog *fl, enum wgx_flowlog_outcome o);
 
 #endif /* WGXDP_FLOWLOG_H */

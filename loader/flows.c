@@ -44,8 +44,36 @@ void wgx_flows_free(struct wgx_flows *f)
 	memset(f, 0, sizeof(*f));
 }
 
+/*
+ * Whether the user id of a flow still owns the flow's tunnel address: ids are reused after a
+ * user leaves, and a departed user's flows must not carry the next one's name.
+ */
+static bool owner_ok(const int *addr_fd, const struct wgx_flow_key *k, uint32_t user_id)
+{
+	struct wgx_tun_user v;
+	struct wgx_lpm6 l6 = { .prefixlen = 128 };
+	struct wgx_lpm4 l4 = { .prefixlen = 32 };
+
+	if (k->family == 4) {
+		memcpy(&l4.addr, k->uaddr, 4);
+		if (addr_fd[0] >= 0 && !bpf_map_lookup_elem(addr_fd[0], k->uaddr, &v))
+			return v.user_id == user_id;
+		return addr_fd[2] >= 0 && !bpf_map_lookup_elem(addr_fd[2], &l4, &v) &&
+		       v.user_id == user_id;
+	}
+	memcpy(l6.addr, k->uaddr, 16);
+	if (addr_fd[1] >= 0 && !bpf_map_lookup_elem(addr_fd[1], k->uaddr, &v))
+		return v.user_id == user_id;
+	return addr_fd[3] >= 0 && !bpf_map_lookup_elem(addr_fd[3], &l6, &v) &&
+	       v.user_id == user_id;
+}
+
 int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_flows *out)
 {
+	static const char *const addr_maps[4] = { "wgx_tun_addr4", "wgx_tun_addr6",
+						  "wgx_tun_net4", "wgx_tun_net6" };
+	int addr_fd[4];
+	unsigned int m;
 	struct wgx_flow_key *keys = NULL;
 	struct wgx_flow *vals = NULL;
 	struct bpf_map_info info = {};
@@ -60,6 +88,8 @@ int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_f
 	fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_flows");
 	if (fd < 0)
 		return fd;
+	for (m = 0; m < 4; m++)
+		addr_fd[m] = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, addr_maps[m]);
 	names_fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_names");
 	groups_fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_groups");
 	cfg_fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_cfg");
@@ -89,7 +119,8 @@ int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_f
 							       vals[i].flags) * 1000000000ull;
 		if (!r->live && !all)
 			continue;
-		if (names_fd >= 0 && !bpf_map_lookup_elem(names_fd, &vals[i].user_id, &nm)) {
+		if (names_fd >= 0 && owner_ok(addr_fd, &keys[i], vals[i].user_id) &&
+		    !bpf_map_lookup_elem(names_fd, &vals[i].user_id, &nm)) {
 			memcpy(r->user, nm.user, sizeof(r->user) - 1);
 			memcpy(r->public_key, nm.public_key, sizeof(r->public_key));
 		}
@@ -121,5 +152,8 @@ out:
 		close(groups_fd);
 	if (cfg_fd >= 0)
 		close(cfg_fd);
+	for (m = 0; m < 4; m++)
+		if (addr_fd[m] >= 0)
+			close(addr_fd[m]);
 	return ret;
 }

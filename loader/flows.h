@@ -15,7 +15,8 @@
 struct wgx_flow_rec {
 	struct wgx_flow_key key;
 	struct wgx_flow v;
-	char user[48];			/* "" if the user id has no name now */
+	char user[48];			/* "" if the user id has no name now, or the id no
+					 * longer owns the flow's tunnel address (reused) */
 	uint8_t public_key[32];		/* zero if no name */
 	char group[64];			/* "" if the group id has no name now */
 	uint64_t first_real_ns;		/* first_ns and last_ns as CLOCK_REALTIME */
