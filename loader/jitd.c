@@ -377,7 +377,7 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 		return 0;
 	case WGX_ADMIT_REPLAYED:
 		d->st.replayed++;
-		hs_record(d, ev, "replayed", NULL, pub);
+		wgx_flowlog_count(d->flowlog, WGX_FO_REPLAYED);
 		return 0;
 	}
 	if (wgx_lc_on_device(&d->lc, pub)) {
@@ -390,14 +390,14 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 		break;
 	case WGX_ID_UNKNOWN:
 		d->st.unknown_key++;
-		hs_record(d, ev, "unknown", NULL, pub);
+		wgx_flowlog_count(d->flowlog, WGX_FO_UNKNOWN);
 		return 0;
 	case WGX_ID_UNKNOWN_CACHED:
 		d->st.unknown_cached++;	/* asked less than a minute ago: recorded then */
 		return 0;
 	case WGX_ID_API_ERROR:
 		d->st.api_errors++;
-		hs_record(d, ev, "api_error", NULL, pub);
+		wgx_flowlog_count(d->flowlog, WGX_FO_API_ERROR);
 		return 0;
 	}
 	/* a user's key: its newest timestamp is what a replay must beat from now on */
@@ -465,9 +465,13 @@ static void revalidated(struct jitd *d, struct wgx_user **owned)
 
 	if (d->lc.enf && d->lc.enf_policy) {
 		err = wgx_enforce_user_set(d->lc.enf, d->lc.enf_policy, *owned, &perr);
-		if (err)
-			LOG(WARN, "update the rules of %s: %s%s%s", (*owned)->name, perr.where,
-			    perr.where[0] ? ": " : "", perr.why[0] ? perr.why : strerror(-err));
+		if (err) {
+			/* her old rules may be wider than the API's answer: none, until one fits */
+			wgx_enforce_user_del(d->lc.enf, (*owned)->name);
+			LOG(WARN, "update the rules of %s: %s%s%s; her traffic is dropped until "
+			    "they can be", (*owned)->name, perr.where, perr.where[0] ? ": " : "",
+			    perr.why[0] ? perr.why : strerror(-err));
+		}
 	}
 	api_user_keep(d, *owned);
 	*owned = NULL;
