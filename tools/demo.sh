@@ -111,6 +111,9 @@ gw policy explain laptop-carol 10.20.1.5 tcp 22
 gw policy show
 gw status
 
+step "wgxdp flows: who talks to what, in the kernel's flow table (packets and bytes each way)"
+gw flows
+
 step "wgxdp detach: the programs and the pins go"
 gw detach "${LAB_ID}g"
 gw detach eth1g
