@@ -7,6 +7,8 @@ VERSION    := 0.1.0
 BUILD      ?= build
 PREFIX     ?= /usr/local
 DESTDIR    ?=
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
 KERNELS    ?= 6.1 6.12
 
 CC         ?= gcc
@@ -14,7 +16,7 @@ CLANG      ?= clang
 BPFTOOL    ?= bpftool
 ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS       := libbpf libxdp libmnl jansson libcrypto libelf zlib
+PKGS       := libbpf libxdp libmnl jansson libcrypto libelf zlib libmicrohttpd
 ifeq ($(filter deps clean vmlinux,$(MAKECMDGOALS)),)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -153,12 +155,22 @@ demo:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh
 
+# The binary, the man page, the systemd unit (wgxdp@WG.service, its ExecStart paths from
+# PREFIX), the logrotate file, and /etc/default/wgxdp unless it exists (a local setting is
+# never overwritten).
 install: all
 	install -D -m 0755 $(BUILD)/wgxdp $(DESTDIR)$(PREFIX)/sbin/wgxdp
 	install -D -m 0644 tools/wgxdp.8 $(DESTDIR)$(PREFIX)/share/man/man8/wgxdp.8
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' tools/wgxdp@.service > $(DESTDIR)$(UNITDIR)/wgxdp@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/wgxdp@.service
+	install -D -m 0644 tools/wgxdp.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/wgxdp
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/wgxdp ] || \
+		install -D -m 0644 tools/wgxdp.default $(DESTDIR)$(SYSCONFDIR)/default/wgxdp
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/wgxdp $(DESTDIR)$(PREFIX)/share/man/man8/wgxdp.8
+	rm -f $(DESTDIR)$(PREFIX)/sbin/wgxdp $(DESTDIR)$(PREFIX)/share/man/man8/wgxdp.8 \
+		$(DESTDIR)$(UNITDIR)/wgxdp@.service $(DESTDIR)$(SYSCONFDIR)/logrotate.d/wgxdp
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h

@@ -157,3 +157,51 @@ out:
 			close(addr_fd[m]);
 	return ret;
 }
+
+struct count_ctx {
+	struct wgx_flows_count *out;
+	const struct wgx_tun_cfg *cfg;
+	uint64_t now;
+};
+
+static int count_one(void *ctx, const void *key, const void *val)
+{
+	struct count_ctx *c = ctx;
+	const struct wgx_flow_key *k = key;
+	const struct wgx_flow *v = val;
+	uint64_t idle = c->now > v->last_ns ? c->now - v->last_ns : 0;
+
+	c->out->entries++;
+	if (idle <= (uint64_t)wgx_flow_timeout_s(c->cfg, k->proto, v->flags) * 1000000000ull)
+		c->out->live++;
+	return 0;
+}
+
+int wgx_flows_count(const char *pin_dir, struct wgx_flows_count *out)
+{
+	struct bpf_map_info info = {};
+	uint32_t info_len = sizeof(info), zero = 0;
+	struct wgx_tun_cfg cfg;
+	struct count_ctx c = { .out = out, .cfg = &cfg };
+	int fd, cfg_fd, ret;
+
+	memset(out, 0, sizeof(*out));
+	fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_flows");
+	if (fd < 0)
+		return fd;
+	cfg_fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_cfg");
+	if (cfg_fd < 0 || bpf_map_lookup_elem(cfg_fd, &zero, &cfg)) {
+		ret = cfg_fd < 0 ? cfg_fd : -errno;
+		goto out;
+	}
+	if (!bpf_obj_get_info_by_fd(fd, &info, &info_len))
+		out->capacity = info.max_entries;
+	c.now = clock_ns(CLOCK_MONOTONIC);
+	ret = wgx_map_for_each(fd, sizeof(struct wgx_flow_key), sizeof(struct wgx_flow), count_one,
+			       &c);
+out:
+	close(fd);
+	if (cfg_fd >= 0)
+		close(cfg_fd);
+	return ret;
+}

@@ -40,6 +40,16 @@ struct wgx_flows {
 int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_flows *out);
 void wgx_flows_free(struct wgx_flows *f);
 
+/* How full the flow table is, without names or copies (for metrics). */
+struct wgx_flows_count {
+	uint64_t live;			/* not past their idle timeout (the kernel's rule) */
+	uint64_t entries;		/* entries in the map, live or not (the LRU evicts) */
+	uint32_t capacity;		/* the map's max_entries */
+};
+
+/* 0; -ENOENT if the tunnel is not attached; -errno. Walks the whole map, in batches. */
+int wgx_flows_count(const char *pin_dir, struct wgx_flows_count *out);
+
 /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) as CLOCK_REALTIME ns, by the clocks' offset now. */
 uint64_t wgx_mono_to_real_ns(uint64_t mono_ns);
 

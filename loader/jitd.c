@@ -20,6 +20,8 @@
 #include "loader/lifecycle.h"
 #include "loader/log.h"
 #include "loader/loop.h"
+#include "loader/metrics.h"
+#include "loader/prom.h"
 #include "loader/reinject.h"
 #include "loader/uplink.h"
 #include "loader/wgdev.h"
@@ -49,6 +51,9 @@ struct jitd {
 	bool stats_dirty;
 	int sfd;
 	struct wgx_flowlog *flowlog;	/* NULL: no --flow-log */
+	struct wgx_prom_hist install_time;	/* initiation (uplink's ktime) to peer installed */
+	struct wgx_metrics_src msrc;
+	struct wgx_metrics *metrics;		/* NULL without --metrics */
 };
 
 static uint64_t now_ns(clockid_t c)
@@ -434,6 +439,11 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 		hs_record(d, ev, "install_error", u, pub);
 		LOG(ERR, "install %s (%s) at %s: %s", u->name, k64, ep, why);
 	} else {
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
+
+		/* ts_ns is bpf_ktime_get_ns(): the same clock, from the packet's arrival */
+		wgx_prom_hist_observe(&d->install_time,
+				      now > ev->ts_ns ? (now - ev->ts_ns) / 1e9 : 0);
 		d->st.installed++;
 		LOG(INFO, "installed %s (%s) at %s on %s", u->name, k64, ep, d->o->wg_ifname);
 		hs_record(d, ev, "installed", u, pub);
@@ -665,9 +675,21 @@ static int start(struct jitd *d)
 	const struct wgx_jitd_opts *o = d->o;
 	struct wgx_wg_device *dev = NULL;
 	sigset_t mask;
-	char pub[45];
+	char pub[45], why[160];
 	int err, rc;
 
+	if (o->metrics_addr) {
+		/* first: a taken port fails the start before anything is touched */
+		d->msrc.pin_dir = o->pin_dir;
+		d->msrc.st = &d->st;
+		d->msrc.managed_peers = &d->lc.nr_managed;
+		d->msrc.install = &d->install_time;
+		err = wgx_metrics_open(o->metrics_addr, &d->msrc, &d->metrics, why, sizeof(why));
+		if (err) {
+			LOG(ERR, "--metrics %s", why);
+			return err;
+		}
+	}
 	err = wgx_wg_get_device(o->wg_ifname, &dev);
 	if (err) {
 		LOG(ERR, "%s: %s", o->wg_ifname,
@@ -749,6 +771,8 @@ static int start(struct jitd *d)
 	err = wgx_loop_add(d->loop, d->sfd, EPOLLIN, on_signal, d);
 	if (!err)
 		err = wgx_loop_timer(d->loop, o->sweep_ms ? o->sweep_ms : 1000, on_tick, d);
+	if (!err && d->metrics)
+		err = wgx_metrics_attach(d->metrics, d->loop);
 	if (err)
 		return err;
 	wgx_key_to_base64(pub, d->noise.pub);
@@ -780,6 +804,7 @@ int wgx_jitd_run(const struct wgx_jitd_opts *o)
 			  .state = { -1, -1, -1 } };
 	int err;
 
+	wgx_prom_hist_init(&d.install_time, wgx_install_buckets, wgx_nr_install_buckets);
 	err = start(&d);
 	if (!err) {
 		err = wgx_loop_run(d.loop);
@@ -800,6 +825,7 @@ int wgx_jitd_run(const struct wgx_jitd_opts *o)
 	free(d.api_users);
 	wgx_policy_free(d.empty);
 	wgx_events_close(d.events);
+	wgx_metrics_close(d.metrics);	/* leaves the loop before it goes */
 	wgx_loop_free(d.loop);
 	wgx_jit_state_close(&d.state);
 	wgx_lc_free(&d.lc);

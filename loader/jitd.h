@@ -9,7 +9,8 @@
  *   reinject  (loader/reinject.h)   the client's own first initiation, to WireGuard again
  * State that must outlive the process is pinned under <pin_dir>/jit/ (loader/jit_state.h).
  * A detach and re-attach of the uplink gives a new ring buffer: the daemon notices within a
- * sweep and reads the new one. Logs through loader/log.h (component "run").
+ * sweep and reads the new one. With metrics_addr, loader/metrics.h serves Prometheus metrics
+ * from the same loop. Logs through loader/log.h (component "run").
  */
 #ifndef WGXDP_JITD_H
 #define WGXDP_JITD_H
@@ -36,12 +37,14 @@ struct wgx_jitd_opts {
 	unsigned int min_plen4, min_plen6; /* widest tunnel prefix a user may have (24, 64) */
 	const char *flow_log;		/* NULL: none; "-": standard output (loader/flowlog.h) */
 	unsigned int flow_interval;	/* seconds (10) */
+	const char *metrics_addr;	/* "127.0.0.1:9586", "[::1]:9586"; NULL: no metrics */
 };
 
 /*
  * Run until SIGTERM or SIGINT: 0. A failure to start is logged with its reason and returned
  * as -errno (-ENODEV: no such interface, -EOPNOTSUPP: not WireGuard, -ENOENT: the uplink is
- * not attached, -EINVAL: the policy file is wrong).
+ * not attached, -EINVAL: the policy file is wrong, -EADDRINUSE: the metrics address is
+ * taken; the metrics address is bound first, before anything else is touched).
  */
 int wgx_jitd_run(const struct wgx_jitd_opts *o);
 

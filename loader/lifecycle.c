@@ -245,6 +245,7 @@ int wgx_lc_install(struct wgx_lifecycle *lc, const struct wgx_user *u, bool from
 		wgx_log(WGX_LOG_ERR, "run", "record %s in wgx_peers: %s (the peer is installed "
 			"but will not be managed)", u->name, strerror(errno));
 	snapshot_add(lc, u->public_key);
+	lc->nr_managed++;
 	return 0;
 }
 
@@ -350,7 +351,7 @@ int wgx_lc_sweep(struct wgx_lifecycle *lc, uint64_t now_s, bool adopt, wgx_lc_ju
 	struct wgx_peer_rec r;
 	struct pending gone = {}, rm = {};
 	uint8_t(*rmkeys)[WG_KEY_LEN] = NULL;
-	unsigned int i;
+	unsigned int i, managed = 0;
 	int err;
 
 	err = lc->dev->get(lc->dev->ctx, lc->ifname, &dev);
@@ -386,6 +387,7 @@ int wgx_lc_sweep(struct wgx_lifecycle *lc, uint64_t now_s, bool adopt, wgx_lc_ju
 			wgx_log(WGX_LOG_INFO, "run", "removing %s: %s", r.user, why ? why : "-");
 			continue;
 		}
+		managed++;
 		if (changed && bpf_map_update_elem(lc->peers_fd, &k, &r, BPF_EXIST))
 			wgx_log(WGX_LOG_WARN, "run", "update the record of %s: %s", r.user,
 				strerror(errno));
@@ -405,6 +407,7 @@ int wgx_lc_sweep(struct wgx_lifecycle *lc, uint64_t now_s, bool adopt, wgx_lc_ju
 				      (const uint8_t(*)[WG_KEY_LEN])rmkeys, rm.nr);
 		if (err) {
 			/* the records stay: the next sweep tries again */
+			managed += rm.nr;
 			wgx_log(WGX_LOG_ERR, "run", "remove %u peers from %s: %s", rm.nr,
 				lc->ifname, strerror(-err));
 		} else {
@@ -426,6 +429,7 @@ int wgx_lc_sweep(struct wgx_lifecycle *lc, uint64_t now_s, bool adopt, wgx_lc_ju
 			}
 		}
 	}
+	lc->nr_managed = managed;
 	for (i = 0; i < gone.nr; i++) {
 		bpf_map_delete_elem(lc->peers_fd, &gone.keys[i]);
 		left(lc, &gone.keys[i], &gone.recs[i], "gone");

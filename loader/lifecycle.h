@@ -51,6 +51,7 @@ struct wgx_lifecycle {
 	bool keepalive;			/* install with a persistent keepalive */
 	uint8_t (*keys)[WG_KEY_LEN];	/* every peer on the device at the last look, sorted */
 	unsigned int nr_keys;
+	unsigned int nr_managed;	/* our peers on the device: at the last sweep, + installs */
 	/*
 	 * The tunnel's policy maps (NULL: not attached) and the policy last applied to them: a
 	 * peer API user's rules go in before the peer, and out after it. enf_policy NULL (the

@@ -133,6 +133,36 @@ int wgx_loop_timer(struct wgx_loop *l, unsigned int interval_ms, wgx_loop_fn fn,
 	return 0;
 }
 
+int wgx_loop_oneshot(struct wgx_loop *l, wgx_loop_fn fn, void *ctx, int *id)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), err;
+
+	if (fd < 0)
+		return -errno;
+	err = wgx_loop_add(l, fd, EPOLLIN, fn, ctx);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	l->sources->timer = true;
+	*id = fd;
+	return 0;
+}
+
+int wgx_loop_arm(struct wgx_loop *l, int id, uint64_t ms)
+{
+	struct itimerspec its = {};
+
+	if (ms != WGX_LOOP_DISARM) {
+		if (ms > 86400000ull)
+			ms = 86400000ull;	/* a day: it is armed again long before */
+		its.it_value.tv_sec = ms / 1000;
+		/* an all-zero it_value disarms: "now" is one nanosecond */
+		its.it_value.tv_nsec = ms ? (long)(ms % 1000) * 1000000l : 1;
+	}
+	return timerfd_settime(id, 0, &its, NULL) ? -errno : 0;
+}
+
 void wgx_loop_stop(struct wgx_loop *l, int rc)
 {
 	l->stop = true;

@@ -88,3 +88,58 @@ fail:
 	free(v);
 	return ret;
 }
+
+#define BATCH 1024
+
+int wgx_map_for_each(int fd, size_t ksz, size_t vsz, wgx_map_elem_fn fn, void *ctx)
+{
+	char in[64], outb[64], *k = malloc(BATCH * ksz), *v = malloc(BATCH * vsz);
+	bool first = true;
+	uint32_t count, i;
+	int ret;
+
+	if (!k || !v || ksz > sizeof(in)) {
+		ret = !k || !v ? -ENOMEM : -EINVAL;
+		goto out;
+	}
+	for (;;) {
+		count = BATCH;
+		ret = bpf_map_lookup_batch(fd, first ? NULL : in, outb, k, v, &count, NULL);
+		if (ret && ret != -ENOENT && first && wgx_map_batch_unsupported(ret))
+			goto by_key;
+		if (ret && ret != -ENOENT)
+			goto out;
+		for (i = 0; i < count; i++) {
+			int r = fn(ctx, k + i * ksz, v + i * vsz);
+
+			if (r) {
+				ret = r;
+				goto out;
+			}
+		}
+		first = false;
+		memcpy(in, outb, sizeof(in));
+		if (ret == -ENOENT) {
+			ret = 0;
+			goto out;
+		}
+	}
+by_key:
+	for (ret = bpf_map_get_next_key(fd, NULL, in); !ret;
+	     ret = bpf_map_get_next_key(fd, in, in)) {
+		int r;
+
+		if (bpf_map_lookup_elem(fd, in, v))
+			continue;	/* deleted meanwhile */
+		r = fn(ctx, in, v);
+		if (r) {
+			ret = r;
+			goto out;
+		}
+	}
+	ret = ret == -ENOENT ? 0 : ret;
+out:
+	free(k);
+	free(v);
+	return ret;
+}

@@ -11,6 +11,7 @@
 #include "loader/http.h"
 #include "loader/jitd.h"
 #include "loader/log.h"
+#include "loader/metrics.h"
 #include "tools/wgxdp.h"
 
 static int parse_uint(const char *opt, const char *s, unsigned int min, unsigned int *out)
@@ -42,6 +43,7 @@ int cmd_run(int argc, char **argv)
 		{ "max-tunnel-prefix", required_argument, NULL, 'M' },
 		{ "flow-log", required_argument, NULL, 'f' },
 		{ "flow-interval", required_argument, NULL, 'I' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{}
 	};
 	struct wgx_jitd_opts o = { .pin_dir = wgx_pin_dir_default(), .idle_timeout = 600,
@@ -125,6 +127,18 @@ int cmd_run(int argc, char **argv)
 			}
 			o.min_plen4 = v4;
 			o.min_plen6 = v6;
+			break;
+		}
+		case 'm': {
+			struct sockaddr_storage ss;
+			socklen_t len;
+
+			if (wgx_metrics_addr_parse(optarg, &ss, &len)) {
+				wgx_err("run", "--metrics %s: expected IPV4:PORT or [IPV6]:PORT "
+					"(e.g. 127.0.0.1:9586, [::1]:9586)", optarg);
+				return 2;
+			}
+			o.metrics_addr = optarg;
 			break;
 		}
 		case 'L':

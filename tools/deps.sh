@@ -38,10 +38,12 @@ check_build() {
 	need_cmd gcc gcc
 	if ! command -v pkg-config >/dev/null 2>&1; then
 		missing+=(pkg-config libbpf-dev libxdp-dev libelf-dev zlib1g-dev libmnl-dev
-			libjansson-dev libssl-dev)
-	elif ! pkg-config --exists libbpf libxdp libelf zlib libmnl jansson libcrypto 2>/dev/null; then
+			libjansson-dev libssl-dev libmicrohttpd-dev)
+	elif ! pkg-config --exists libbpf libxdp libelf zlib libmnl jansson libcrypto \
+		libmicrohttpd 2>/dev/null; then
 		for pc in libbpf:libbpf-dev libxdp:libxdp-dev libelf:libelf-dev zlib:zlib1g-dev \
-			libmnl:libmnl-dev jansson:libjansson-dev libcrypto:libssl-dev; do
+			libmnl:libmnl-dev jansson:libjansson-dev libcrypto:libssl-dev \
+			libmicrohttpd:libmicrohttpd-dev; do
 			pkg-config --exists "${pc%%:*}" 2>/dev/null || missing+=("${pc#*:}")
 		done
 	fi
@@ -65,6 +67,11 @@ check_test() {
 	need_cmd xdp-loader xdp-tools
 	need_cmd tcpdump tcpdump
 	need_cmd python3 python3
+	need_cmd curl curl
+	need_cmd promtool prometheus		# promtool check metrics (tests/integration/metrics.sh)
+	need_cmd systemd-analyze systemd	# systemd-analyze verify (tests/integration/install.sh)
+	need_cmd man man-db			# ... which looks up Documentation=man:wgxdp(8)
+	need_cmd logrotate logrotate
 	need_cmd ping iputils-ping
 	need_cmd sysctl procps
 	need_cmd setpriv util-linux

@@ -48,7 +48,7 @@ static const struct wgx_cmd cmds[] = {
 	  "          [--rate N] [--api-rate N] [--api-revalidate SEC] [--answer MODE]\n"
 	  "          [--max-tunnel-prefix V4,V6] [--log-format human|json]\n"
 	  "          [--log-level err|warn|info|debug] [--flow-log FILE|-]\n"
-	  "          [--flow-interval SEC] [--pin-dir DIR]\n"
+	  "          [--flow-interval SEC] [--metrics ADDR:PORT] [--pin-dir DIR]\n"
 	  "  In the foreground: reads handshake initiations captured by the uplink program\n"
 	  "  (wgxdp attach first), decrypts the initiator's key with the WireGuard interface's\n"
 	  "  own private key, and installs a peer for each known, enabled, unexpired user at\n"
@@ -69,7 +69,9 @@ static const struct wgx_cmd cmds[] = {
 	  "  --answer reinject   answer the client's first attempt by handing its captured\n"
 	  "                      initiation to WireGuard again once the peer exists (default)\n"
 	  "  --answer keepalive  install with a persistent keepalive: the gateway initiates\n"
-	  "  --answer none       install only: the client gets in on its retry, 5 s later\n" },
+	  "  --answer none       install only: the client gets in on its retry, 5 s later\n"
+	  "  --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	  "                   (127.0.0.1:9586 or [::1]:9586; see wgxdp(8) for the list)\n" },
 	{ "peers", cmd_peers, "list the peers the daemon manages",
 	  "wgxdp peers [--json] [--wg IFACE] [--pin-dir DIR]\n"
 	  "  User, key, endpoint, last handshake, rx/tx bytes, installed since and what would\n"

@@ -92,6 +92,8 @@ wgx_uplinks() {
 wgx_daemon() {
 	local ns=$1
 	shift
+	# a previous daemon's log would pass for this one's until the redirection truncates it
+	rm -f "$LAB_TMP/run.log"
 	lab_spawn --log "$LAB_TMP/run.log" nsenter --net="$(lab_ns_path "$ns")" "$WGXDP" run "$@"
 	DAEMON=$LAB_PID
 	WGX_DAEMON_NS=$ns

@@ -297,6 +297,7 @@ static void test_lifecycle(void)
 	CHECK(!wgx_lc_record(&lc, alice.public_key, &rec) && !strcmp(rec.user, "alice") &&
 	      rec.port == htons(40000) && !(rec.flags & WGX_PEER_F_API), "her record");
 	CHECK(wgx_lc_on_device(&lc, alice.public_key), "the snapshot knows her");
+	CHECK(lc.nr_managed == 1, "one managed peer after the install (%u)", lc.nr_managed);
 
 	/* the hand-made peer's address, another key: refused */
 	{
@@ -333,6 +334,8 @@ static void test_lifecycle(void)
 	/* sweep: nothing to do */
 	CHECK(!wgx_lc_sweep(&lc, now, true, test_judge, NULL), "sweep");
 	CHECK(st.adopted == 1 && f.dev.nr_peers == 2, "adopted alice, kept everything");
+	CHECK(lc.nr_managed == 1, "the sweep counts alice, not the hand-made peer (%u)",
+	      lc.nr_managed);
 	/* the keepalive goes once a handshake happened, update-only */
 	fake_find(&g, bob.public_key)->last_handshake_sec = now;
 	CHECK(!wgx_lc_sweep(&lc_g, now, false, test_judge, NULL), "sweep wg1");
@@ -357,6 +360,7 @@ static void test_lifecycle(void)
 	CHECK(!fake_find(&f, alice.public_key) && st.removed_idle == 1, "alice removed idle");
 	CHECK(fake_find(&f, hand.public_key) != NULL, "the hand-made peer stays");
 	CHECK(count_records(s.peers_fd, "wg0") == 0, "her record gone");
+	CHECK(lc.nr_managed == 0, "no managed peer after the idle removal (%u)", lc.nr_managed);
 	/* left the policy */
 	CHECK(!wgx_lc_install(&lc, &alice, false, 4, ep, 1, why, sizeof(why)), "alice again");
 	gone_key = alice.public_key;
@@ -368,6 +372,8 @@ static void test_lifecycle(void)
 	CHECK(!wgx_lc_sweep(&lc_g, now, false, test_judge, NULL), "sweep wg1");
 	CHECK(!fake_find(&g, bob.public_key) && count_records(s.peers_fd, "wg1") == 0,
 	      "bob's record forgotten, his peer not re-created");
+	CHECK(lc_g.nr_managed == 0, "a peer removed by hand is no longer counted (%u)",
+	      lc_g.nr_managed);
 
 	wgx_lc_free(&lc);
 	wgx_lc_free(&lc_g);
