@@ -160,7 +160,6 @@ int wgxdp_uplink(struct xdp_md *ctx)
 	 * reserved bytes is one 32-bit compare (an unaligned packet load: fine on x86 and arm64).
 	 */
 	if (*(__u32 *)payload == wg_type_word(WG_MSG_DATA) && udp_len > WG_LEN_KEEPALIVE &&
-	    (!(udp_len & 15) || udp_len >= WG_LEN_DATA_MIN + WG_DATA_MIN_MTU) &&
 	    (void *)payload + udp_len <= c.end)
 		return count(ctx, WGX_C_DATA, WGX_R_OK, WGX_V_PASS);
 	wc = wg_classify(payload, udp_len);

@@ -46,8 +46,7 @@ static __always_inline bool wg_size_ok(__u8 type, __u32 len)
 	case WG_MSG_COOKIE:
 		return len == WG_LEN_COOKIE;
 	case WG_MSG_DATA:
-		return len >= WG_LEN_DATA_MIN &&
-		       ((len & 15) == 0 || len >= WG_LEN_DATA_MIN + WG_DATA_MIN_MTU);
+		return len >= WG_LEN_DATA_MIN;
 	}
 	return false;
 }

@@ -44,13 +44,10 @@ enum {
 #define WG_LEN_DATA_MIN		32	/* header 16 + tag 16; exactly this is a keepalive */
 #define WG_LEN_KEEPALIVE	32
 /*
- * A data message's plaintext is padded to a multiple of 16, but never past the sender's
- * MTU: a full-size packet on a 1420-byte MTU is 1420 + 32 = 1452 bytes, not a multiple of
- * 16 (the kernel's calculate_skb_padding, wireguard-go's calculatePaddingSize). So a
- * length that is not a multiple of 16 is valid when the plaintext can be an MTU: at least
- * 68 bytes, the smallest MTU that carries IPv4.
+ * A data message's length is not checked beyond its minimum: the kernel and wireguard-go pad
+ * the plaintext to 16 bytes but never past the MTU (a full packet on a 1420-byte MTU is 1452
+ * bytes), and boringtun does not pad at all. WireGuard authenticates every data message.
  */
-#define WG_DATA_MIN_MTU		68
 
 /*
  * Counters: every packet the uplink program sees is counted exactly once, in
