@@ -39,6 +39,9 @@ struct wgx_flows {
 int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_flows *out);
 void wgx_flows_free(struct wgx_flows *f);
 
+/* What the kernel knows of a TCP flow's end: "open", "closing", "closed", "reset"; "-" if not TCP. */
+const char *wgx_flow_state(const struct wgx_flow_key *k, const struct wgx_flow *v);
+
 /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) as CLOCK_REALTIME ns, by the clocks' offset now. */
 uint64_t wgx_mono_to_real_ns(uint64_t mono_ns);
 
