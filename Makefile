@@ -18,6 +18,8 @@ ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 PKGS       := libbpf libxdp libmnl jansson libcrypto libelf zlib libmicrohttpd
 ifeq ($(filter deps clean vmlinux,$(MAKECMDGOALS)),)
+# `wgxdp top`: ncursesw where it has a .pc file, else ncurses (both from libncurses-dev)
+PKGS       += $(shell pkg-config --exists ncursesw 2>/dev/null && echo ncursesw || echo ncurses)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 endif

@@ -26,6 +26,22 @@ uint64_t wgx_mono_to_real_ns(uint64_t mono_ns)
 	return mono_ns > mono ? real + (mono_ns - mono) : real - (mono - mono_ns);
 }
 
+const char *wgx_flow_state(const struct wgx_flow_key *k, const struct wgx_flow *v)
+{
+	uint32_t f = v->flags;
+
+	if (k->proto != 6)	/* IPPROTO_TCP */
+		return "-";
+	if (f & WGX_FLOW_F_RST)
+		return "reset";
+	if ((f & (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN)) ==
+	    (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN))
+		return "closed";
+	if (f & (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN))
+		return "closing";
+	return "open";
+}
+
 static int rec_cmp(const void *x, const void *y)
 {
 	const struct wgx_flow_rec *a = x, *b = y;

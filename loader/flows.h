@@ -50,6 +50,9 @@ struct wgx_flows_count {
 /* 0; -ENOENT if the tunnel is not attached; -errno. Walks the whole map, in batches. */
 int wgx_flows_count(const char *pin_dir, struct wgx_flows_count *out);
 
+/* What the kernel knows of a TCP flow's end: "open", "closing", "closed", "reset"; "-" if not TCP. */
+const char *wgx_flow_state(const struct wgx_flow_key *k, const struct wgx_flow *v);
+
 /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) as CLOCK_REALTIME ns, by the clocks' offset now. */
 uint64_t wgx_mono_to_real_ns(uint64_t mono_ns);
 

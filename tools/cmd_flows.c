@@ -13,21 +13,9 @@
 #include "loader/noise.h"
 #include "tools/wgxdp.h"
 
-/* "tcp fin-out", "tcp closed", ... : what the kernel knows of a TCP flow's end */
 static const char *state_of(const struct wgx_flow_rec *r)
 {
-	uint32_t f = r->v.flags;
-
-	if (r->key.proto != IPPROTO_TCP)
-		return "-";
-	if (f & WGX_FLOW_F_RST)
-		return "reset";
-	if ((f & (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN)) ==
-	    (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN))
-		return "closed";
-	if (f & (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN))
-		return "closing";
-	return "open";
+	return wgx_flow_state(&r->key, &r->v);
 }
 
 static json_t *rec_json(const struct wgx_flow_rec *r)

@@ -38,7 +38,7 @@ check_build() {
 	need_cmd gcc gcc
 	if ! command -v pkg-config >/dev/null 2>&1; then
 		missing+=(pkg-config libbpf-dev libxdp-dev libelf-dev zlib1g-dev libmnl-dev
-			libjansson-dev libssl-dev libmicrohttpd-dev)
+			libjansson-dev libssl-dev libmicrohttpd-dev libncurses-dev)
 	elif ! pkg-config --exists libbpf libxdp libelf zlib libmnl jansson libcrypto \
 		libmicrohttpd 2>/dev/null; then
 		for pc in libbpf:libbpf-dev libxdp:libxdp-dev libelf:libelf-dev zlib:zlib1g-dev \
@@ -46,6 +46,11 @@ check_build() {
 			libmicrohttpd:libmicrohttpd-dev; do
 			pkg-config --exists "${pc%%:*}" 2>/dev/null || missing+=("${pc#*:}")
 		done
+	fi
+	# wgxdp top: ncursesw or ncurses (Debian's libncurses-dev has both)
+	if command -v pkg-config >/dev/null 2>&1 && ! pkg-config --exists ncursesw 2>/dev/null &&
+		! pkg-config --exists ncurses 2>/dev/null; then
+		missing+=(libncurses-dev)
 	fi
 	if ! command -v bpftool >/dev/null 2>&1; then
 		read -ra bt <<<"$(bpftool_pkg)"

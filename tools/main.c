@@ -84,6 +84,22 @@ static const struct wgx_cmd cmds[] = {
 	  "  the WireGuard interface), TCP state, last seen, and the group and rule that allowed\n"
 	  "  it. Flows past their idle timeout are left out unless --all.\n"
 	  "  --user NAME  only that user's flows\n" },
+	{ "top", cmd_top, "a live view of the tunnel: users by rate, their flows, denies",
+	  "wgxdp top [--interval SEC] [--sort rate|flows|denies|name] [--filter TEXT]\n"
+	  "          [--pin-dir DIR]\n"
+	  "wgxdp top --once [--json] [--interval SEC] [--sort KEY] [--filter TEXT]\n"
+	  "          [--pin-dir DIR]\n"
+	  "  A terminal view refreshed every --interval seconds (default 1), from the pinned\n"
+	  "  maps only (the daemon may be stopped): the tunnel's packets and bytes per second\n"
+	  "  each way, allowed and denied per second, flows in the table, the policy\n"
+	  "  generation and the daemon's handshake outcomes per second; then the users by\n"
+	  "  rate (bytes per second both ways, summed over their flows) with their flows,\n"
+	  "  denies per second and last packet. Keys: q quit, s next sort, / filter by name\n"
+	  "  (Enter apply, Esc clear), Enter or u a user's flows (Esc or Backspace back),\n"
+	  "  up/down/PgUp/PgDn scroll, ^L redraw.\n"
+	  "  --once    print one snapshot, taken one interval after a first one (so the rates\n"
+	  "            exist), and exit: 1 if the tunnel is not attached\n"
+	  "  --json    with --once: as JSON\n" },
 	{ "policy", cmd_policy, "check a policy file; show, explain what the tunnel enforces",
 	  wgx_policy_usage },
 };

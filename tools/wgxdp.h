@@ -28,6 +28,7 @@ int cmd_run(int argc, char **argv);
 int cmd_peers(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 extern const char wgx_policy_usage[];
 
 #endif /* WGXDP_TOOLS_H */
