@@ -37,7 +37,8 @@ mkdir "$P/jit" || lab_fail "mkdir $P/jit"
 bpftool map create "$P/jit/x" type hash key 4 value 4 entries 1 name x || lab_fail "bpftool map create"
 x_id=$(map_id "$P/jit/x")
 
-lab_spawn --log "$LAB_TMP/events.txt" lab_nsenter b "$WGXDP" events --count 2 --timeout 30
+# a generous timeout: between its two events come a detach and an attach, slow on a busy VM
+lab_spawn --log "$LAB_TMP/events.txt" lab_nsenter b "$WGXDP" events --count 2 --timeout 600
 events_pid=$LAB_PID
 sleep 0.3
 initiation
