@@ -340,8 +340,9 @@ static void expect_event(const struct pkt *p, int dir, int reason, __u32 user,
 }
 
 /*
- * Aging an entry by sec seconds needs a clock (CLOCK_MONOTONIC, as bpf_ktime_get_ns) past
- * sec: a guest booted a few seconds ago has not got there, and the age would wrap. Wait.
+ * Aging an entry by sec seconds needs its timestamp (CLOCK_MONOTONIC, as bpf_ktime_get_ns)
+ * past sec: in a guest booted a few seconds ago it is not, and the age would wrap. Wait,
+ * before the entry is made.
  */
 static void clock_past(unsigned int sec)
 {
@@ -713,6 +714,7 @@ void test_tunnel_flows(void)
 	struct pkt p;
 	__u64 out_len, in_len;
 
+	clock_past(12);		/* a flow is aged by 11 s below: its stamp must be past that */
 	if (!tenv_open(&e))
 		return;
 
@@ -763,7 +765,6 @@ void test_tunnel_flows(void)
 		ASSERT_EQ(f.pkts_in, 3, "pkts_in");
 		/* closed: tcp_close_s (10 s) after the last packet it is gone */
 		test_case = "closed tcp flow expires after tcp_close_s";
-		clock_past(11);
 		f.last_ns -= 11 * 1000000000ull;
 		ASSERT_OK(bpf_map_update_elem(mfd(e.skel->maps.wgx_flows), &k, &f, BPF_EXIST),
 			  "age the flow");
@@ -1038,6 +1039,8 @@ void test_tunnel_fragments(void)
 	struct pkt p;
 	__u64 bytes = 0;
 
+	clock_past(WGX_TUN_FRAG_TIMEOUT_S + 2);	/* entries are aged by 31 s below */
+
 	if (!tenv_open(&e))
 		return;
 
@@ -1163,7 +1166,6 @@ void test_tunnel_fragments(void)
 	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
 	fkey(&fk, IN, 4, P_UDP, A4, NEST4, 0x8888);
 	if (ASSERT_TRUE(frag_entry(&e, &fk, &v), "the first fragment's entry")) {
-		clock_past(WGX_TUN_FRAG_TIMEOUT_S + 1);
 		v.first_ns -= (WGX_TUN_FRAG_TIMEOUT_S - 1) * 1000000000ull;
 		ASSERT_OK(bpf_map_update_elem(mfd(e.skel->maps.wgx_tun_frags), &fk, &v, BPF_EXIST),
 			  "age the entry");
