@@ -72,29 +72,13 @@ static __always_inline bool flow_key_quoted(struct wgx_flow_key *k, const struct
 	return true;
 }
 
-/* Idle timeout of a flow; a timeout of 0 in wgx_tun_cfg means the default. */
-static __always_inline __u64 flow_timeout_ns(const struct wgx_tun_cfg *cfg, __u8 proto,
-					     __u32 flags)
-{
-	return (__u64)wgx_flow_timeout_s(cfg, proto, flags) * NSEC_PER_SEC;
-}
-
-static __always_inline bool flow_live(const struct wgx_flow *f, const struct wgx_tun_cfg *cfg,
-				      __u8 proto, __u64 now)
-{
-	__u64 last = f->last_ns;
-
-	/* another CPU may have stamped a later time than ours */
-	return now < last || now - last <= flow_timeout_ns(cfg, proto, f->flags);
-}
-
-/* The live flow of key k, or NULL. */
+/* The live flow of key k, or NULL (an ended entry waits for the daemon to remove it). */
 static __always_inline struct wgx_flow *flow_lookup(const struct wgx_flow_key *k,
 						    const struct wgx_tun_cfg *cfg, __u64 now)
 {
 	struct wgx_flow *f = bpf_map_lookup_elem(&wgx_flows, k);
 
-	return f && flow_live(f, cfg, k->proto, now) ? f : NULL;
+	return f && wgx_flow_live(cfg, k->proto, f, now) ? f : NULL;
 }
 
 /*
@@ -119,7 +103,8 @@ static __always_inline void flow_stamp(struct wgx_flow *f, const struct wgx_tun_
  * A flow judged under another policy id, judged again from its key as the packet that opened
  * it was: an allow rule for the remote address and port, or an inbound rule for the remote
  * address and the user's port. Still admitted: stamped with the policy in force and the rule
- * that admits it now. Not: removed, and the packet is judged as one without a flow.
+ * that admits it now. Not: ended (revoked; the entry keeps its counts for the daemon to
+ * report), and the packet is judged as one without a flow.
  */
 static __always_inline bool flow_rejudge(const struct wgx_flow_key *k, struct wgx_flow *f,
 					 const struct wgx_tun_user *u)
@@ -137,7 +122,7 @@ static __always_inline bool flow_rejudge(const struct wgx_flow_key *k, struct wg
 		break;
 	}
 	if (!tun_rules_admit(inbound, u->policy_id, k->family, k->proto, port, k->raddr, &r)) {
-		bpf_map_delete_elem(&wgx_flows, k);
+		__sync_fetch_and_or(&f->flags, WGX_FLOW_F_REVOKED);
 		return false;
 	}
 	flow_stamp(f, u, &r);
@@ -186,12 +171,70 @@ static __always_inline void flow_touch(struct wgx_flow *f, __u64 now, __u32 len,
 		__sync_fetch_and_or(&f->flags, fl);
 }
 
+/* The user's account (wgx_tun_acct), made on her first counted packet; NULL if the map is full. */
+static const volatile struct wgx_tun_acct acct_zero;	/* .rodata: off the stack */
+
+static __always_inline struct wgx_tun_acct *acct_of(__u32 user_id)
+{
+	struct wgx_tun_acct *a = bpf_map_lookup_elem(&wgx_tun_acct, &user_id);
+
+	if (a)
+		return a;
+	bpf_map_update_elem(&wgx_tun_acct, &user_id, (const void *)&acct_zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&wgx_tun_acct, &user_id);
+}
+
+/* A passed packet of a user: her totals, and her overflow if no flow entry counted it. */
+static __always_inline void acct_count(__u32 user_id, bool from_user, __u32 len, bool in_flow)
+{
+	struct wgx_tun_acct *a = acct_of(user_id);
+
+	if (!a)
+		return;
+	if (from_user) {
+		__sync_fetch_and_add(&a->pkts_out, 1);
+		__sync_fetch_and_add(&a->bytes_out, len);
+		if (!in_flow) {
+			__sync_fetch_and_add(&a->ovf_pkts_out, 1);
+			__sync_fetch_and_add(&a->ovf_bytes_out, len);
+		}
+	} else {
+		__sync_fetch_and_add(&a->pkts_in, 1);
+		__sync_fetch_and_add(&a->bytes_in, len);
+		if (!in_flow) {
+			__sync_fetch_and_add(&a->ovf_pkts_in, 1);
+			__sync_fetch_and_add(&a->ovf_bytes_in, len);
+		}
+	}
+}
+
+static __always_inline void flow_started(const struct wgx_flow_key *k, const struct wgx_flow *f,
+					 __u32 len, struct wgx_tun_acct *a)
+{
+	struct wgx_flow_event *ev = bpf_ringbuf_reserve(&wgx_tun_fevents, sizeof(*ev), 0);
+
+	if (!ev) {
+		if (a)
+			__sync_fetch_and_add(&a->starts_lost, 1);
+		return;
+	}
+	ev->ts_ns = f->first_ns;
+	__builtin_memcpy(&ev->key, k, sizeof(*k));
+	ev->user_id = f->user_id;
+	ev->flags = f->flags;
+	ev->group_id = f->group_id;
+	ev->rule_idx = f->rule_idx;
+	ev->len = len;
+	bpf_ringbuf_submit(ev, 0);
+}
+
 /*
- * A new flow (or a new life for an expired one under the same key). Two CPUs creating the
- * same flow at once: the later write wins and the other's first packet is not in the flow's
- * counts (the tunnel counters have it).
+ * A new flow, or a new life for an ended one under the same key. true: the packet is counted
+ * in the flow. false: no entry for it (the user is at her quota, or the table is full); the
+ * caller counts the packet in her overflow record.
  */
-static __always_inline void flow_create(const struct wgx_flow_key *k, __u64 now, __u32 len,
+static __always_inline bool flow_create(const struct wgx_flow_key *k,
+					const struct wgx_tun_cfg *cfg, __u64 now, __u32 len,
 					bool from_user, const struct wgx_tun_user *u,
 					const struct wgx_tun_rule *r, __u32 fl)
 {
@@ -204,6 +247,10 @@ static __always_inline void flow_create(const struct wgx_flow_key *k, __u64 now,
 		.group_id = r->group_id,
 		.rule_idx = r->rule_idx,
 	};
+	struct wgx_flow *old, *raced;
+	struct wgx_tun_acct *a, *oa;
+	__u32 old_user = WGX_USER_NONE;
+	__u64 *gone, quota;
 
 	if (from_user) {
 		f.pkts_out = 1;
@@ -212,7 +259,47 @@ static __always_inline void flow_create(const struct wgx_flow_key *k, __u64 now,
 		f.pkts_in = 1;
 		f.bytes_in = len;
 	}
-	bpf_map_update_elem(&wgx_flows, k, &f, BPF_ANY);
+	a = acct_of(u->user_id);
+	old = bpf_map_lookup_elem(&wgx_flows, k);
+	if (old) {
+		old_user = old->user_id;
+		/* her own ended entry: a new life, already in her count */
+		if (old_user == u->user_id &&
+		    !bpf_map_update_elem(&wgx_flows, k, &f, BPF_EXIST)) {
+			flow_started(k, &f, len, a);
+			return true;
+		}
+	}
+	if (!a)
+		return false;
+	gone = bpf_map_lookup_elem(&wgx_tun_fgone, &u->user_id);
+	quota = cfg->flow_quota ?: WGX_TUN_FLOW_QUOTA;
+	if ((__s64)(a->flows - (gone ? *gone : 0)) >= (__s64)quota) {
+		__sync_fetch_and_add(&a->refused, 1);
+		return false;
+	}
+	if (old && old_user != u->user_id) {
+		/* another user's ended entry (her address passed to this user): now this one's */
+		if (bpf_map_update_elem(&wgx_flows, k, &f, BPF_EXIST)) {
+			__sync_fetch_and_add(&a->refused, 1);
+			return false;
+		}
+		oa = bpf_map_lookup_elem(&wgx_tun_acct, &old_user);
+		if (oa)
+			__sync_fetch_and_add(&oa->flows, -1);
+	} else if (bpf_map_update_elem(&wgx_flows, k, &f, BPF_NOEXIST)) {
+		/* made by another CPU at the same moment: count the packet there */
+		raced = bpf_map_lookup_elem(&wgx_flows, k);
+		if (raced && raced->user_id == u->user_id) {
+			flow_touch(raced, now, len, from_user, fl);
+			return true;
+		}
+		__sync_fetch_and_add(&a->refused, 1);	/* the table is full */
+		return false;
+	}
+	__sync_fetch_and_add(&a->flows, 1);
+	flow_started(k, &f, len, a);
+	return true;
 }
 
 #endif /* WGXDP_BPF_FLOW_H */

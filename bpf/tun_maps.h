@@ -126,13 +126,39 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } wgx_tun_ifaces SEC(".maps");
 
+/* max_entries: `wgxdp attach --max-flows` sets it before the first load */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, WGX_TUN_MAX_FLOWS);
 	__type(key, struct wgx_flow_key);
 	__type(value, struct wgx_flow);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } wgx_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, WGX_TUN_MAX_USERS);
+	__type(key, __u32);
+	__type(value, struct wgx_tun_acct);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} wgx_tun_acct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, WGX_TUN_MAX_USERS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} wgx_tun_fgone SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} wgx_tun_fevents SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

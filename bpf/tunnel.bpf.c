@@ -9,6 +9,9 @@
  * Without a loaded policy every packet is dropped (no_policy): the tunnel fails closed.
  * A later fragment is judged with the ports its first fragment left in wgx_tun_frags, and
  * dropped (frag_unknown) if its first fragment did not pass.
+ * Every packet of a user that passes is counted in her account (wgx_tun_acct): in a flow
+ * entry, or in her overflow record when it has none; each new flow is reported in
+ * wgx_tun_fevents.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -25,6 +28,8 @@
  * header); 14 where a test or a benchmark runs the program behind an Ethernet header.
  */
 const volatile __u32 l2_len = 0;
+/* Set by the benchmark only, to measure what the per-user account costs (tests/bench). */
+const volatile bool no_acct = false;
 
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2
@@ -125,7 +130,7 @@ static __always_inline void tun_deny(const struct tun_pkt *p, __u32 user_id, __u
 
 /* User -> network. */
 static __always_inline __u32 tun_ingress(const struct tun_pkt *p, const struct wgx_tun_cfg *cfg,
-					 __u32 len, __u64 now, __u32 *user_id)
+					 __u32 len, __u64 now, __u32 *user_id, bool *in_flow)
 {
 	struct wgx_flow_key k __attribute__((aligned(8)));
 	struct wgx_tun_user u;
@@ -139,9 +144,12 @@ static __always_inline __u32 tun_ingress(const struct tun_pkt *p, const struct w
 	fl = flow_tcp_flags(p, true);
 	if (p->l4 == TUN_L4_ICMP_ERR) {
 		/* the user's stack reports an error about a packet of one of its flows; an
-		 * error belongs to no flow of its own */
-		if (flow_key_quoted(&k, p, false) && flow_get(&k, cfg, &u, now))
+		 * error opens no flow of its own, it is counted in the one it is about */
+		if (flow_key_quoted(&k, p, false) && (f = flow_get(&k, cfg, &u, now))) {
+			flow_touch(f, now, len, true, 0);
+			*in_flow = true;
 			return WGX_TR_ALLOWED;
+		}
 	} else {
 		flow_key_of(&k, p, true);
 		f = flow_lookup(&k, cfg, now);
@@ -150,6 +158,7 @@ static __always_inline __u32 tun_ingress(const struct tun_pkt *p, const struct w
 	if (f && (f->flags & WGX_FLOW_F_INBOUND)) {
 		if (flow_current(f, &u) || flow_rejudge(&k, f, &u)) {
 			flow_touch(f, now, len, true, fl);
+			*in_flow = true;
 			return WGX_TR_ALLOWED;
 		}
 		f = NULL;	/* removed */
@@ -161,6 +170,7 @@ static __always_inline __u32 tun_ingress(const struct tun_pkt *p, const struct w
 	 */
 	if (f && flow_current(f, &u)) {
 		flow_touch(f, now, len, true, fl);
+		*in_flow = true;
 		return WGX_TR_ALLOWED;
 	}
 	/* anything else is judged: a new flow, or one from another policy id */
@@ -171,15 +181,16 @@ static __always_inline __u32 tun_ingress(const struct tun_pkt *p, const struct w
 	if (f) {
 		flow_touch(f, now, len, true, fl);
 		flow_stamp(f, &u, &r);	/* the rule that admits the flow's key now */
+		*in_flow = true;
 	} else {
-		flow_create(&k, now, len, true, &u, &r, fl);
+		*in_flow = flow_create(&k, cfg, now, len, true, &u, &r, fl);
 	}
 	return WGX_TR_ALLOWED;
 }
 
 /* Network -> user. */
 static __always_inline __u32 tun_egress(const struct tun_pkt *p, const struct wgx_tun_cfg *cfg,
-					__u32 len, __u64 now, __u32 *user_id)
+					__u32 len, __u64 now, __u32 *user_id, bool *in_flow)
 {
 	struct wgx_flow_key k __attribute__((aligned(8)));
 	struct wgx_tun_user u;
@@ -192,8 +203,11 @@ static __always_inline __u32 tun_egress(const struct tun_pkt *p, const struct wg
 	*user_id = u.user_id;
 	fl = flow_tcp_flags(p, false);
 	if (p->l4 == TUN_L4_ICMP_ERR) {
-		if (flow_key_quoted(&k, p, true) && flow_get(&k, cfg, &u, now))
+		if (flow_key_quoted(&k, p, true) && (f = flow_get(&k, cfg, &u, now))) {
+			flow_touch(f, now, len, false, 0);
+			*in_flow = true;
 			return WGX_TR_RELATED;
+		}
 	}
 	flow_key_of(&k, p, false);
 	if (p->l4 != TUN_L4_ICMP_ERR) {
@@ -201,6 +215,7 @@ static __always_inline __u32 tun_egress(const struct tun_pkt *p, const struct wg
 		f = flow_get(&k, cfg, &u, now);
 		if (f) {
 			flow_touch(f, now, len, false, fl);
+			*in_flow = true;
 			/* later packets of a flow the remote side opened stay inbound */
 			return f->flags & WGX_FLOW_F_INBOUND ? WGX_TR_INBOUND : WGX_TR_REPLY;
 		}
@@ -208,7 +223,7 @@ static __always_inline __u32 tun_egress(const struct tun_pkt *p, const struct wg
 	if (!tun_policy_admits(true, u.policy_id, p, p->saddr, &r))
 		return WGX_TR_UNSOLICITED;
 	if (p->l4 != TUN_L4_ICMP_ERR)
-		flow_create(&k, now, len, false, &u, &r, fl | WGX_FLOW_F_INBOUND);
+		*in_flow = flow_create(&k, cfg, now, len, false, &u, &r, fl | WGX_FLOW_F_INBOUND);
 	return WGX_TR_INBOUND;
 }
 
@@ -218,6 +233,7 @@ static __always_inline int tun_run(struct __sk_buff *skb, const __u32 dir)
 	struct wgx_tun_cfg *cfg;
 	struct cursor c;
 	__u32 zero = 0, len = skb->len - l2_len, user_id = WGX_USER_NONE, reason, linear, want;
+	bool in_flow = false;
 	void *data;
 	__u64 now;
 
@@ -243,13 +259,15 @@ static __always_inline int tun_run(struct __sk_buff *skb, const __u32 dir)
 	if (p.frag && !frag_resolve(&p, dir, now))
 		return tun_count(dir, WGX_TR_FRAG_UNKNOWN, len);
 	if (dir == WGX_TD_INGRESS)
-		reason = tun_ingress(&p, cfg, len, now, &user_id);
+		reason = tun_ingress(&p, cfg, len, now, &user_id, &in_flow);
 	else
-		reason = tun_egress(&p, cfg, len, now, &user_id);
+		reason = tun_egress(&p, cfg, len, now, &user_id, &in_flow);
 	if (p.frag_first)
 		frag_remember(&p, dir, now, reason < WGX_TR_PASS_MAX);
 	if (reason >= WGX_TR_PASS_MAX)
 		tun_deny(&p, user_id, dir, reason, now);
+	else if (!no_acct)
+		acct_count(user_id, dir == WGX_TD_INGRESS, len, in_flow);
 	return tun_count(dir, reason, len);
 }
 

@@ -255,7 +255,8 @@ struct wgx_jit_stats {
 #define WGX_TUN_MAX_NETS	65536	/* tunnel prefixes wider than /32 and /128 */
 #define WGX_TUN_MAX_POLICIES	65536	/* distinct group sets */
 #define WGX_TUN_MAX_PREFIXES	(1 << 20) /* entries of one inner trie */
-#define WGX_TUN_MAX_FLOWS	(1 << 18)
+#define WGX_TUN_MAX_FLOWS	(1 << 18)	/* the flow table's default size (attach --max-flows) */
+#define WGX_TUN_MAX_FLOWS_LIMIT	(1 << 24)
 
 /* LPM keys: prefixlen counts the bits after itself that must match. */
 struct wgx_lpm4 {
@@ -330,8 +331,10 @@ struct wgx_tun_cfg {
 	__u32 udp_timeout_s;	/* default 120; also for protocols other than TCP and ICMP */
 	__u32 icmp_timeout_s;	/* default 30 */
 	__u64 loaded_ns;	/* CLOCK_REALTIME of the last apply */
+	__u32 flow_quota;	/* flow entries one user may hold at once (0: the default) */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct wgx_tun_cfg) == 32, "wgx_tun_cfg layout");
+_Static_assert(sizeof(struct wgx_tun_cfg) == 40, "wgx_tun_cfg layout");
 
 /*
  * Defaults `wgxdp attach --wg` writes when it creates wgx_tun_cfg (policy_loaded 0). A timeout
@@ -341,6 +344,7 @@ _Static_assert(sizeof(struct wgx_tun_cfg) == 32, "wgx_tun_cfg layout");
 #define WGX_TUN_TCP_CLOSE_S	10
 #define WGX_TUN_UDP_TIMEOUT_S	120
 #define WGX_TUN_ICMP_TIMEOUT_S	30
+#define WGX_TUN_FLOW_QUOTA	4096	/* flow entries per user */
 
 /*
  * wgx_tun_ifaces (HASH, key __u32 ifindex): the WireGuard interfaces `wgxdp attach --wg`
@@ -364,9 +368,18 @@ struct wgx_tun_iface {
 _Static_assert(sizeof(struct wgx_tun_iface) == 40, "wgx_tun_iface layout");
 
 /*
- * wgx_flows (LRU_HASH): one entry per flow a user opened (or an inbound rule let in), keyed
- * from the user's side. The flow-accounting issue counts in the same entries.
+ * wgx_flows (HASH, --max-flows entries): one entry per flow a user opened (or an inbound rule
+ * let in), keyed from the user's side, holding what the flow accounting counts.
  * ICMP echo: uport = the echo identifier, rport = 0.
+ *
+ * The kernel never deletes an entry: a flow past its idle timeout (or revoked by a policy
+ * change) stays until the daemon has read its last counts and removed it (lookup and delete
+ * in one step, so nothing counted in between is lost), and a user's new flow under the key of
+ * her own ended one starts a new life in the entry. Each user may hold flow_quota entries
+ * (wgx_tun_cfg); a flow that cannot get an entry (over the quota, or the table full) still
+ * passes where its rule allows it, and its packets are counted in the user's overflow record
+ * (wgx_tun_acct). A reply to it finds no flow: over her quota a user's new connections wait
+ * for her old flows to end.
  */
 struct wgx_flow_key {
 	__u8 family;		/* 4 or 6 */
@@ -383,6 +396,7 @@ _Static_assert(sizeof(struct wgx_flow_key) == 40, "wgx_flow_key layout");
 #define WGX_FLOW_F_FIN_OUT	(1u << 1)	/* TCP FIN seen from the user */
 #define WGX_FLOW_F_FIN_IN	(1u << 2)	/* TCP FIN seen towards the user */
 #define WGX_FLOW_F_RST		(1u << 3)	/* TCP RST either way */
+#define WGX_FLOW_F_REVOKED	(1u << 4)	/* judged again, no longer admitted: ended */
 
 /*
  * user_id and policy_id: the user who held the flow's user address and her policy id
@@ -429,6 +443,65 @@ static inline __u32 wgx_flow_timeout_s(const struct wgx_tun_cfg *cfg, __u8 proto
 		return cfg->icmp_timeout_s ?: WGX_TUN_ICMP_TIMEOUT_S;
 	return cfg->udp_timeout_s ?: WGX_TUN_UDP_TIMEOUT_S;
 }
+
+/* Whether a flow is live at now (ns, CLOCK_MONOTONIC): the kernel's rule, and userspace's. */
+static inline int wgx_flow_live(const struct wgx_tun_cfg *cfg, __u8 proto,
+				const struct wgx_flow *f, __u64 now)
+{
+	__u64 last = f->last_ns;
+
+	if (f->flags & WGX_FLOW_F_REVOKED)
+		return 0;
+	/* another CPU may have stamped a later time than ours */
+	return now < last ||
+	       now - last <= (__u64)wgx_flow_timeout_s(cfg, proto, f->flags) * 1000000000ull;
+}
+
+/*
+ * wgx_tun_acct (HASH, key __u32 user_id): each user's traffic, apart from the flow table.
+ * Every packet of a user that passes is counted in her totals; those that are counted in no
+ * flow entry (its flow got none, or an ICMP error from the user about no flow) also in her
+ * overflow record. So for each user and direction: totals = the sum of her flows (over their
+ * lives, as the flow log reports them) + overflow. Written by the kernel only, atomically.
+ * flows - wgx_tun_fgone[user] = the entries she holds now, against the quota.
+ */
+struct wgx_tun_acct {
+	__u64 pkts_out;		/* user -> network, passed: packets and L3 bytes */
+	__u64 bytes_out;
+	__u64 pkts_in;		/* network -> user, passed */
+	__u64 bytes_in;
+	__u64 ovf_pkts_out;	/* ... of them, counted in no flow */
+	__u64 ovf_bytes_out;
+	__u64 ovf_pkts_in;
+	__u64 ovf_bytes_in;
+	__u64 flows;		/* flow entries made for the user (an entry passed to another
+				 * user leaves her count) */
+	__u64 refused;		/* flows that got no entry: over the quota or the table full */
+	__u64 starts_lost;	/* flow-start events not sent: the ring buffer was full */
+	__u64 pad;
+};
+_Static_assert(sizeof(struct wgx_tun_acct) == 96, "wgx_tun_acct layout");
+
+/*
+ * wgx_tun_fgone (HASH, key __u32 user_id, value __u64): the user's flow entries the daemon
+ * removed. Written by the daemon only (the kernel adds to wgx_tun_acct.flows, userspace here:
+ * neither overwrites the other's count).
+ */
+
+/*
+ * wgx_tun_fevents (RINGBUF): one record per new flow (or new life of an entry). Not rate
+ * limited: the quota bounds them per user. A full ring buffer is counted in starts_lost.
+ */
+struct wgx_flow_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns(), the flow's first_ns */
+	struct wgx_flow_key key;
+	__u32 user_id;
+	__u32 flags;		/* WGX_FLOW_F_* (INBOUND) */
+	__u16 group_id;		/* the rule that admitted it */
+	__u16 rule_idx;
+	__u32 len;		/* the first packet's L3 bytes */
+};
+_Static_assert(sizeof(struct wgx_flow_event) == 64, "wgx_flow_event layout");
 
 /*
  * wgx_tun_frags (LRU_HASH, WGX_TUN_MAX_FRAGS entries): the L4 header of fragmented datagrams.

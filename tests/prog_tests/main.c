@@ -23,6 +23,7 @@ static const struct prog_test tests[] = {
 	{ "uplink_ringbuf_full", test_uplink_ringbuf_full },
 	{ "tunnel_policy", test_tunnel_policy },
 	{ "tunnel_flows", test_tunnel_flows },
+	{ "tunnel_accounting", test_tunnel_accounting },
 	{ "tunnel_no_policy", test_tunnel_no_policy },
 	{ "tunnel_deny_rate", test_tunnel_deny_rate },
 	{ "tunnel_fragments", test_tunnel_fragments },

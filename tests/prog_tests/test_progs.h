@@ -53,6 +53,7 @@ void test_uplink_ringbuf_full(void);
 void test_uplink_counters_total(void);
 void test_tunnel_policy(void);
 void test_tunnel_flows(void);
+void test_tunnel_accounting(void);
 void test_tunnel_no_policy(void);
 void test_tunnel_deny_rate(void);
 void test_tunnel_fragments(void);

@@ -225,6 +225,8 @@ static void load_policy(struct tenv *e)
 	add_rules(e, false, 6, POL_C, zero6, 0, ping6, 1);
 }
 
+static __u32 tenv_max_flows;	/* the flow table's size for the next tenv_open (0: default) */
+
 static bool tenv_open(struct tenv *e)
 {
 	struct bpf_map *m;
@@ -236,6 +238,8 @@ static bool tenv_open(struct tenv *e)
 	bpf_object__for_each_map(m, e->skel->obj)
 		bpf_map__set_pin_path(m, NULL);	/* never touch the real pin directory */
 	e->skel->rodata->l2_len = 14;		/* the test run pushes an Ethernet header */
+	if (tenv_max_flows)
+		bpf_map__set_max_entries(e->skel->maps.wgx_flows, tenv_max_flows);
 	if (!ASSERT_OK(tunnel__load(e->skel), "tunnel__load"))
 		return false;
 	e->rb = ring_buffer__new(mfd(e->skel->maps.wgx_tun_events), on_ev, e, NULL);
@@ -1230,11 +1234,13 @@ static void set_generation(struct tenv *e, __u32 gen)
 	}
 }
 
-static bool no_flow(struct tenv *e, const struct wgx_flow_key *k)
+/* The flow is over: revoked, its entry (and counts) left for the daemon to report and remove. */
+static bool flow_revoked(struct tenv *e, const struct wgx_flow_key *k)
 {
 	struct wgx_flow f;
 
-	return bpf_map_lookup_elem(mfd(e->skel->maps.wgx_flows), k, &f) && errno == ENOENT;
+	return !bpf_map_lookup_elem(mfd(e->skel->maps.wgx_flows), k, &f) &&
+	       (f.flags & WGX_FLOW_F_REVOKED);
 }
 
 void test_tunnel_policy_change(void)
@@ -1277,21 +1283,21 @@ void test_tunnel_policy_change(void)
 	test_case = "policy B: an inbound flow without its rule";
 	tcp4(&p, INB4, 50020, A4, 22);
 	send_pkt(&e, &p, EG, WGX_TR_UNSOLICITED, USER_A);
-	ASSERT_TRUE(no_flow(&e, &k), "the stale flow was removed");
+	ASSERT_TRUE(flow_revoked(&e, &k), "the stale flow was revoked");
 	tcp4(&p, A4, 22, INB4, 50020);
 	send_pkt(&e, &p, IN, WGX_TR_DENIED, USER_A);
 	test_case = "policy B: the user's side of an inbound flow without its rule";
 	tcp4(&p, A4, 22, INB4, 50021);
 	send_pkt(&e, &p, IN, WGX_TR_DENIED, USER_A);
 	key4(&k, P_TCP, A4, 22, INB4, 50021);
-	ASSERT_TRUE(no_flow(&e, &k), "the stale flow was removed");
+	ASSERT_TRUE(flow_revoked(&e, &k), "the stale flow was revoked");
 	tcp4(&p, INB4, 50021, A4, 22);
 	send_pkt(&e, &p, EG, WGX_TR_UNSOLICITED, USER_A);
 	test_case = "policy B: replies on a user's flow to a destination no longer allowed";
 	tcp4(&p, HOST4, 22, A4, 42300);
 	send_pkt(&e, &p, EG, WGX_TR_UNSOLICITED, USER_A);
 	key4(&k, P_TCP, A4, 42300, HOST4, 22);
-	ASSERT_TRUE(no_flow(&e, &k), "the stale flow was removed");
+	ASSERT_TRUE(flow_revoked(&e, &k), "the stale flow was revoked");
 	test_case = "policy B: the user's next packet to it";
 	tcp4(&p, A4, 42300, HOST4, 22);
 	send_pkt(&e, &p, IN, WGX_TR_DENIED, USER_A);
@@ -1324,7 +1330,7 @@ void test_tunnel_policy_change(void)
 	memcpy(k6.uaddr, A6, 16);
 	memcpy(k6.raddr, INB6, 16);
 	k6.uport = htons(21);
-	ASSERT_TRUE(no_flow(&e, &k6), "the stale flow was removed");
+	ASSERT_TRUE(flow_revoked(&e, &k6), "the stale flow was revoked");
 	test_case = "single-user update: replies to a destination no longer allowed";
 	udp6(&p, HOST6, 5000, A6, 42305);
 	send_pkt(&e, &p, EG, WGX_TR_UNSOLICITED, USER_A);
@@ -1334,5 +1340,227 @@ void test_tunnel_policy_change(void)
 	key4(&k, P_TCP, A4, 42301, WEB4, 443);
 	if (get_flow(&e, &k, &f))
 		ASSERT_EQ(f.policy_id, POL_A3, "the flow's policy id after the new judgement");
+	tenv_close(&e);
+}
+
+/* ---- accounting: every passed packet in a flow or in the user's overflow ---- */
+
+struct fev_ctx {
+	struct wgx_flow_event ev[8];
+	int nr;
+};
+
+static int on_fev(void *ctx, void *data, size_t len)
+{
+	struct fev_ctx *c = ctx;
+
+	if (len != sizeof(struct wgx_flow_event))
+		test_fail(__FILE__, __LINE__, "%s: flow event of %zu bytes", test_case, len);
+	else if (c->nr < 8)
+		memcpy(&c->ev[c->nr], data, len);
+	c->nr++;
+	return 0;
+}
+
+static struct wgx_tun_acct read_acct(struct tenv *e, __u32 user)
+{
+	struct wgx_tun_acct a = {};
+
+	ASSERT_OK(bpf_map_lookup_elem(mfd(e->skel->maps.wgx_tun_acct), &user, &a) ? -errno : 0,
+		  "the user's account");
+	return a;
+}
+
+/* What a user's flows in the table hold, plus what removed ones held (gone). */
+static void check_sums(struct tenv *e, __u32 user, const struct wgx_flow *gone)
+{
+	struct wgx_flow_key k, next;
+	struct wgx_flow f, sum = *gone;
+	struct wgx_tun_acct a = read_acct(e, user);
+	int fd = mfd(e->skel->maps.wgx_flows);
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &f) || f.user_id != user)
+			continue;
+		sum.pkts_out += f.pkts_out;
+		sum.bytes_out += f.bytes_out;
+		sum.pkts_in += f.pkts_in;
+		sum.bytes_in += f.bytes_in;
+	}
+	ASSERT_EQ(sum.pkts_out + a.ovf_pkts_out, a.pkts_out, "flows + overflow = total packets out");
+	ASSERT_EQ(sum.bytes_out + a.ovf_bytes_out, a.bytes_out, "flows + overflow = total bytes out");
+	ASSERT_EQ(sum.pkts_in + a.ovf_pkts_in, a.pkts_in, "flows + overflow = total packets in");
+	ASSERT_EQ(sum.bytes_in + a.ovf_bytes_in, a.bytes_in, "flows + overflow = total bytes in");
+}
+
+static void set_quota(struct tenv *e, __u32 quota)
+{
+	struct wgx_tun_cfg cfg;
+	__u32 k = 0;
+
+	if (ASSERT_OK(bpf_map_lookup_elem(mfd(e->skel->maps.wgx_tun_cfg), &k, &cfg), "read cfg")) {
+		cfg.flow_quota = quota;
+		ASSERT_OK(bpf_map_update_elem(mfd(e->skel->maps.wgx_tun_cfg), &k, &cfg, BPF_ANY),
+			  "write cfg");
+	}
+}
+
+static void a_udp(struct pkt *p, uint16_t sport, bool reply, int payload)
+{
+	static const char junk[64] = "0123456789012345678901234567890123456789";
+
+	if (reply)
+		udp4(p, ANY4, 9999, A4, sport);
+	else
+		udp4(p, A4, sport, ANY4, 9999);
+	pkt_bytes(p, junk, payload);
+}
+
+void test_tunnel_accounting(void)
+{
+	struct wgx_flow_key k;
+	struct wgx_flow f, gone = {};
+	struct wgx_tun_acct a;
+	struct fev_ctx fc = {};
+	struct ring_buffer *frb;
+	struct tenv e;
+	struct pkt p;
+	__u64 one = 1, len0 = 0;
+	int i, j;
+
+	tenv_max_flows = 0;
+	if (!tenv_open(&e))
+		return;
+	frb = ring_buffer__new(mfd(e.skel->maps.wgx_tun_fevents), on_fev, &fc, NULL);
+	if (!ASSERT_TRUE(frb != NULL, "ring_buffer__new(wgx_tun_fevents)"))
+		goto out;
+	set_quota(&e, 3);
+
+	test_case = "a user's flows up to her quota, the rest in her overflow";
+	for (i = 0; i < 5; i++)
+		for (j = 0; j < 2; j++) {
+			a_udp(&p, 42000 + i, false, 10 * i + j);
+			send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+			if (i == 0 && j == 0)
+				len0 = p.len - 14;
+		}
+	for (i = 0; i < 5; i++) {
+		key4(&k, P_UDP, A4, 42000 + i, ANY4, 9999);
+		if (i < 3)
+			get_flow(&e, &k, &f);
+		else
+			ASSERT_TRUE(bpf_map_lookup_elem(mfd(e.skel->maps.wgx_flows), &k, &f) &&
+				    errno == ENOENT, "no entry over the quota");
+	}
+	a = read_acct(&e, USER_A);
+	ASSERT_EQ(a.pkts_out, 10, "her total: every packet that passed");
+	ASSERT_EQ(a.ovf_pkts_out, 4, "her overflow: the two flows over the quota");
+	ASSERT_EQ(a.flows, 3, "entries made for her");
+	ASSERT_EQ(a.refused, 4, "packets whose flow got no entry");
+	check_sums(&e, USER_A, &gone);
+
+	test_case = "replies: to a flow counted in it; to an overflow flow unsolicited";
+	a_udp(&p, 42000, true, 5);
+	send_pkt(&e, &p, EG, WGX_TR_REPLY, USER_A);
+	a_udp(&p, 42003, true, 5);
+	send_pkt(&e, &p, EG, WGX_TR_UNSOLICITED, USER_A);
+	a = read_acct(&e, USER_A);
+	ASSERT_EQ(a.pkts_in, 1, "only the reply that passed is in her total");
+	ASSERT_EQ(a.ovf_pkts_in, 0, "and it is in its flow");
+	check_sums(&e, USER_A, &gone);
+
+	test_case = "a flow-start event per new flow";
+	ring_buffer__consume(frb);
+	ASSERT_EQ(fc.nr, 3, "events: the three flows that got an entry");
+	key4(&k, P_UDP, A4, 42000, ANY4, 9999);
+	if (fc.nr >= 1) {
+		ASSERT_MEMEQ(&fc.ev[0].key, &k, sizeof(k), "the first event's key");
+		ASSERT_EQ(fc.ev[0].user_id, USER_A, "its user");
+		ASSERT_EQ(fc.ev[0].group_id, G_OPS, "the group whose rule admitted it");
+		ASSERT_EQ(fc.ev[0].len, len0, "its first packet's L3 bytes");
+		ASSERT_EQ(fc.ev[0].flags & WGX_FLOW_F_INBOUND, 0, "opened by the user");
+	}
+
+	test_case = "another user is not held by her quota";
+	b_ping_c_any(&p);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_C);
+	key4(&k, P_ICMP, C4, 8, OUT4, 0);
+	get_flow(&e, &k, &f);
+	a = read_acct(&e, USER_C);
+	ASSERT_EQ(a.ovf_pkts_out, 0, "C's packet is in her flow");
+
+	test_case = "the daemon removes an ended flow: the user may open another";
+	key4(&k, P_UDP, A4, 42001, ANY4, 9999);
+	if (ASSERT_OK(bpf_map_lookup_and_delete_elem(mfd(e.skel->maps.wgx_flows), &k, &f) ?
+		      -errno : 0, "lookup and delete")) {
+		gone.pkts_out += f.pkts_out;
+		gone.bytes_out += f.bytes_out;
+		gone.pkts_in += f.pkts_in;
+		gone.bytes_in += f.bytes_in;
+	}
+	ASSERT_OK(bpf_map_update_elem(mfd(e.skel->maps.wgx_tun_fgone), &(__u32){ USER_A }, &one,
+				      BPF_ANY), "fgone");
+	a_udp(&p, 42004, false, 3);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	key4(&k, P_UDP, A4, 42004, ANY4, 9999);
+	get_flow(&e, &k, &f);
+	ASSERT_EQ(f.pkts_out, 1, "the new flow counts from its first packet");
+	a_udp(&p, 42003, false, 3);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	a = read_acct(&e, USER_A);
+	ASSERT_EQ(a.ovf_pkts_out, 5, "at the quota again: the next one overflows");
+	check_sums(&e, USER_A, &gone);
+
+	test_case = "an ended flow of her own starts a new life in its entry";
+	key4(&k, P_UDP, A4, 42000, ANY4, 9999);
+	if (get_flow(&e, &k, &f)) {
+		gone.pkts_out += f.pkts_out;	/* the daemon reported the old life */
+		gone.bytes_out += f.bytes_out;
+		gone.pkts_in += f.pkts_in;
+		gone.bytes_in += f.bytes_in;
+		f.flags |= WGX_FLOW_F_REVOKED;
+		ASSERT_OK(bpf_map_update_elem(mfd(e.skel->maps.wgx_flows), &k, &f, BPF_EXIST),
+			  "end it");
+	}
+	a_udp(&p, 42000, false, 7);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	if (get_flow(&e, &k, &f)) {
+		ASSERT_EQ(f.pkts_out, 1, "the new life counts from its first packet");
+		ASSERT_EQ(f.flags & WGX_FLOW_F_REVOKED, 0, "and is live");
+	}
+	a = read_acct(&e, USER_A);
+	ASSERT_EQ(a.ovf_pkts_out, 5, "a new life needs no new entry: not over the quota");
+	check_sums(&e, USER_A, &gone);
+	ring_buffer__free(frb);
+	frb = NULL;
+	tenv_close(&e);
+
+	test_case = "the flow table full: later flows overflow, nothing uncounted";
+	tenv_max_flows = 4;
+	if (!tenv_open(&e))
+		goto out_size;
+	memset(&gone, 0, sizeof(gone));
+	for (i = 0; i < 6; i++) {
+		a_udp(&p, 43000 + i, false, i);
+		send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+		a_udp(&p, 43000 + i, true, i);
+		send_pkt(&e, &p, EG, i < 4 ? WGX_TR_REPLY : WGX_TR_UNSOLICITED, USER_A);
+	}
+	a = read_acct(&e, USER_A);
+	ASSERT_EQ(a.flows, 4, "entries: the table's size");
+	ASSERT_EQ(a.ovf_pkts_out, 2, "two flows without an entry");
+	ASSERT_EQ(a.pkts_in, 4, "replies: only those with a flow");
+	check_sums(&e, USER_A, &gone);
+	b_ping_c_any(&p);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_C);
+	a = read_acct(&e, USER_C);
+	ASSERT_EQ(a.ovf_pkts_out, 1, "another user's new flow overflows too, counted");
+out_size:
+	tenv_max_flows = 0;
+out:
+	ring_buffer__free(frb);
 	tenv_close(&e);
 }
