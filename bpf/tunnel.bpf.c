@@ -28,8 +28,6 @@
  * header); 14 where a test or a benchmark runs the program behind an Ethernet header.
  */
 const volatile __u32 l2_len = 0;
-/* Set by the benchmark only, to measure what the per-user account costs (tests/bench). */
-const volatile bool no_acct = false;
 
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2

@@ -60,9 +60,14 @@ struct wgx_flowlog {
 	uint64_t outcomes[WGX_FLOWLOG_NR_OUTCOMES];	/* folded handshake outcomes */
 	bool baseline;			/* the first look: what is there is not news */
 	uint64_t interval_start_ns;	/* CLOCK_REALTIME */
-	struct ring_buffer *rb;		/* the tunnel's deny events */
+	struct ring_buffer *rb;		/* the tunnel's deny and flow-start events */
 	uint32_t rb_map_id;
 	int names_fd;			/* the tunnel's wgx_tun_names, for deny records */
+	int groups_fd;			/* wgx_tun_groups, for flow-start records */
+	uint64_t start_records;		/* this interval's, against WGX_FLOWLOG_DENY_CAP */
+	uint64_t start_dropped;		/* ... over the cap: in the interval's summary */
+	struct wgx_acct_rec *accts;	/* the users' accounts as last reported, by user id */
+	size_t nr_accts;
 	int last_errno;
 	uint64_t lost_reported;
 	struct wgx_wg_device *dev;	/* endpoints, read once per interval */
@@ -231,6 +236,8 @@ static int rec_cmp(const void *x, const void *y)
 
 static const char *end_reason(const struct wgx_flow_rec *r)
 {
+	if (r->v.flags & WGX_FLOW_F_REVOKED)
+		return "revoked";
 	if (r->key.proto == 6 && (r->v.flags & WGX_FLOW_F_RST))
 		return "reset";
 	if (r->key.proto == 6 && (r->v.flags & (WGX_FLOW_F_FIN_OUT | WGX_FLOW_F_FIN_IN)) ==
@@ -272,6 +279,10 @@ static int flows_tick(struct wgx_flowlog *fl, uint64_t now_real)
 		LOG(WARN, "read the flows: %s", strerror(-err));
 		return err;
 	}
+	/* the ended ones leave the table with their final counts, reported below */
+	err = wgx_flows_reap(fl->o.pin_dir, &f);
+	if (err < 0)
+		LOG(WARN, "remove the ended flows: %s", strerror(-err));
 	qsort(f.recs, f.nr, sizeof(*f.recs), rec_cmp);
 	cur = calloc(f.nr + 1, sizeof(*cur));
 	if (!cur) {
@@ -383,6 +394,102 @@ static int on_deny(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* A "flow_start" record: the kernel's event for a new flow (or a new life of an entry). */
+static int on_fstart(void *ctx, void *data, size_t len)
+{
+	struct wgx_flowlog *fl = ctx;
+	const struct wgx_flow_event *ev = data;
+	struct wgx_tun_group grp = {};
+	struct wgx_tun_name nm;
+	uint32_t g;
+	char proto[16];
+	json_t *o;
+
+	if (len < sizeof(*ev))
+		return 0;
+	if (fl->start_records >= WGX_FLOWLOG_DENY_CAP) {
+		fl->start_dropped++;
+		return 0;
+	}
+	fl->start_records++;
+	o = record(fl, "flow_start", wgx_mono_to_real_ns(ev->ts_ns));
+	name_of_id(fl, ev->user_id, &nm);
+	nm.user[sizeof(nm.user) - 1] = 0;
+	set_user(o, nm.user, nm.public_key);
+	json_object_set_new(o, "user_id", json_integer(ev->user_id));
+	set_addr(o, "tunnel_address", ev->key.family, ev->key.uaddr);
+	json_object_set_new(o, "direction", json_string(ev->flags & WGX_FLOW_F_INBOUND ?
+							 "inbound" : "outbound"));
+	json_object_set_new(o, "family", json_string(ev->key.family == 6 ? "ipv6" : "ipv4"));
+	json_object_set_new(o, "proto", json_string(wgx_proto_name(ev->key.proto, proto,
+								     sizeof(proto))));
+	json_object_set_new(o, "user_port", json_integer(ntohs(ev->key.uport)));
+	set_addr(o, "remote_address", ev->key.family, ev->key.raddr);
+	json_object_set_new(o, "remote_port", json_integer(ntohs(ev->key.rport)));
+	json_object_set_new(o, "first_packet_bytes", json_integer(ev->len));
+	g = ev->group_id;
+	if (fl->groups_fd >= 0)
+		bpf_map_lookup_elem(fl->groups_fd, &g, &grp);
+	grp.name[sizeof(grp.name) - 1] = 0;
+	json_object_set_new(o, "group", grp.name[0] ? json_string(grp.name) : json_null());
+	json_object_set_new(o, "rule", json_integer(ev->rule_idx));
+	emit(fl, o);
+	return 0;
+}
+
+static int acct_id_cmp(const void *x, const void *y)
+{
+	uint32_t a = ((const struct wgx_acct_rec *)x)->user_id;
+	uint32_t b = ((const struct wgx_acct_rec *)y)->user_id;
+
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * An "overflow" record per user whose packets went into no flow entry in this interval (over
+ * her quota, the table full): those packets and bytes each way, and how often a new flow got
+ * no entry. With the flow records they add up to her totals.
+ */
+static void overflow_tick(struct wgx_flowlog *fl, uint64_t now_real)
+{
+	struct wgx_acct_rec *cur, *old;
+	size_t n, i;
+
+	if (wgx_flows_accounts(fl->o.pin_dir, &cur, &n))
+		return;
+	for (i = 0; i < n; i++) {
+		const struct wgx_tun_acct *a = &cur[i].a;
+		struct wgx_tun_acct z = {};
+		const struct wgx_tun_acct *b = &z;
+		json_t *o;
+
+		old = fl->nr_accts ? bsearch(&cur[i], fl->accts, fl->nr_accts, sizeof(cur[i]),
+					     acct_id_cmp) : NULL;
+		if (old && old->a.ovf_pkts_out <= a->ovf_pkts_out &&
+		    old->a.ovf_pkts_in <= a->ovf_pkts_in && old->a.refused <= a->refused)
+			b = &old->a;
+		if (fl->baseline || (a->ovf_pkts_out == b->ovf_pkts_out &&
+				     a->ovf_pkts_in == b->ovf_pkts_in && a->refused == b->refused))
+			continue;
+		o = record(fl, "overflow", now_real);
+		set_user(o, cur[i].user, cur[i].public_key);
+		json_object_set_new(o, "user_id", json_integer(cur[i].user_id));
+		json_object_set_new(o, "tx_packets", json_integer(a->ovf_pkts_out - b->ovf_pkts_out));
+		json_object_set_new(o, "tx_bytes", json_integer(a->ovf_bytes_out - b->ovf_bytes_out));
+		json_object_set_new(o, "rx_packets", json_integer(a->ovf_pkts_in - b->ovf_pkts_in));
+		json_object_set_new(o, "rx_bytes", json_integer(a->ovf_bytes_in - b->ovf_bytes_in));
+		json_object_set_new(o, "flows_refused", json_integer(a->refused - b->refused));
+		json_object_set_new(o, "flow_entries", json_integer(cur[i].entries));
+		json_object_set_new(o, "flow_quota", json_integer(cur[i].quota));
+		set_time(o, "interval_start", fl->interval_start_ns);
+		set_time(o, "interval_end", now_real);
+		emit(fl, o);
+	}
+	free(fl->accts);
+	fl->accts = cur;
+	fl->nr_accts = n;
+}
+
 static void on_rb(void *ctx, int fd, uint32_t events)
 {
 	struct wgx_flowlog *fl = ctx;
@@ -410,6 +517,9 @@ static void tunnel_check(struct wgx_flowlog *fl)
 	if (fl->names_fd >= 0)
 		close(fl->names_fd);
 	fl->names_fd = wgx_pinned_map_fd(fl->o.pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_names");
+	if (fl->groups_fd >= 0)
+		close(fl->groups_fd);
+	fl->groups_fd = wgx_pinned_map_fd(fl->o.pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_groups");
 	fd = wgx_pinned_map_fd(fl->o.pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_events");
 	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		if (fd >= 0)
@@ -428,6 +538,12 @@ static void tunnel_check(struct wgx_flowlog *fl)
 		LOG(WARN, "read the tunnel's deny events: %s", strerror(errno));
 		return;
 	}
+	fd = wgx_pinned_map_fd(fl->o.pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_fevents");
+	if (fd < 0 || ring_buffer__add(fl->rb, fd, on_fstart, fl))
+		LOG(WARN, "read the tunnel's flow-start events: %s",
+		    strerror(fd < 0 ? -fd : errno));
+	if (fd >= 0)
+		close(fd);
 	if (wgx_loop_add(fl->loop, ring_buffer__epoll_fd(fl->rb), EPOLLIN, on_rb, fl)) {
 		ring_buffer__free(fl->rb);
 		fl->rb = NULL;
@@ -515,7 +631,7 @@ static void summary(struct wgx_flowlog *fl, uint64_t now_real)
 		[WGX_FO_UNKNOWN] = "unknown", [WGX_FO_API_ERROR] = "api_error",
 		[WGX_FO_REPLAYED] = "replayed",
 	};
-	uint64_t any = fl->deny_dropped;
+	uint64_t any = fl->deny_dropped | fl->start_dropped;
 	unsigned int i;
 	json_t *o, *h;
 
@@ -530,10 +646,14 @@ static void summary(struct wgx_flowlog *fl, uint64_t now_real)
 			json_object_set_new(h, names[i], json_integer(fl->outcomes[i]));
 		json_object_set_new(o, "handshakes", h);
 		json_object_set_new(o, "deny_records_not_written", json_integer(fl->deny_dropped));
+		json_object_set_new(o, "flow_start_records_not_written",
+				    json_integer(fl->start_dropped));
 		emit(fl, o);
 	}
 	memset(fl->outcomes, 0, sizeof(fl->outcomes));
 	fl->deny_dropped = 0;
+	fl->start_dropped = 0;
+	fl->start_records = 0;
 	fl->deny_records = 0;
 }
 
@@ -547,6 +667,7 @@ void wgx_flowlog_tick(struct wgx_flowlog *fl)
 	if (flows_tick(fl, now_real))
 		return;		/* the table could not be read: this interval goes on */
 	denies_tick(fl, now_real);
+	overflow_tick(fl, now_real);
 	summary(fl, now_real);
 	fl->baseline = false;
 	fl->interval_start_ns = now_real;
@@ -603,6 +724,7 @@ int wgx_flowlog_open(const struct wgx_flowlog_opts *o, struct wgx_loop *loop,
 		fl->o.interval_s = 10;
 	fl->loop = loop;
 	fl->names_fd = -1;
+	fl->groups_fd = -1;
 	fl->path = strdup(o->path);
 	fl->fd = fl->path ? open_log(fl->path) : -ENOMEM;
 	if (fl->fd < 0) {
@@ -648,11 +770,14 @@ void wgx_flowlog_close(struct wgx_flowlog *fl)
 	rb_close(fl);
 	if (fl->names_fd >= 0)
 		close(fl->names_fd);
+	if (fl->groups_fd >= 0)
+		close(fl->groups_fd);
 	if (fl->fd >= 0)
 		close(fl->fd);
 	wgx_wg_device_free(fl->dev);
 	free(fl->prev);
 	free(fl->denies);
+	free(fl->accts);
 	free(fl->path);
 	free(fl);
 }

@@ -127,12 +127,10 @@ int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_f
 	}
 	for (i = k = 0; i < n; i++) {
 		struct wgx_flow_rec *r = &out->recs[k];
-		uint64_t idle = now > vals[i].last_ns ? now - vals[i].last_ns : 0;
 
 		r->key = keys[i];
 		r->v = vals[i];
-		r->live = idle <= (uint64_t)wgx_flow_timeout_s(&out->cfg, keys[i].proto,
-							       vals[i].flags) * 1000000000ull;
+		r->live = wgx_flow_live(&out->cfg, keys[i].proto, &vals[i], now);
 		if (!r->live && !all)
 			continue;
 		if (names_fd >= 0 && owner_ok(addr_fd, &keys[i], vals[i].user_id) &&
@@ -185,11 +183,24 @@ static int count_one(void *ctx, const void *key, const void *val)
 	struct count_ctx *c = ctx;
 	const struct wgx_flow_key *k = key;
 	const struct wgx_flow *v = val;
-	uint64_t idle = c->now > v->last_ns ? c->now - v->last_ns : 0;
 
 	c->out->entries++;
-	if (idle <= (uint64_t)wgx_flow_timeout_s(c->cfg, k->proto, v->flags) * 1000000000ull)
+	if (wgx_flow_live(c->cfg, k->proto, v, c->now))
 		c->out->live++;
+	return 0;
+}
+
+static int acct_one(void *ctx, const void *key, const void *val)
+{
+	struct wgx_flows_count *o = ctx;
+	const struct wgx_tun_acct *a = val;
+
+	o->ovf_pkts_out += a->ovf_pkts_out;
+	o->ovf_bytes_out += a->ovf_bytes_out;
+	o->ovf_pkts_in += a->ovf_pkts_in;
+	o->ovf_bytes_in += a->ovf_bytes_in;
+	o->refused += a->refused;
+	o->starts_lost += a->starts_lost;
 	return 0;
 }
 
@@ -215,9 +226,141 @@ int wgx_flows_count(const char *pin_dir, struct wgx_flows_count *out)
 	c.now = clock_ns(CLOCK_MONOTONIC);
 	ret = wgx_map_for_each(fd, sizeof(struct wgx_flow_key), sizeof(struct wgx_flow), count_one,
 			       &c);
+	if (!ret) {
+		int acct_fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_acct");
+
+		if (acct_fd >= 0) {
+			ret = wgx_map_for_each(acct_fd, sizeof(__u32), sizeof(struct wgx_tun_acct),
+					       acct_one, out);
+			close(acct_fd);
+		}
+	}
 out:
 	close(fd);
 	if (cfg_fd >= 0)
 		close(cfg_fd);
 	return ret;
+}
+
+int wgx_flows_reap(const char *pin_dir, struct wgx_flows *f)
+{
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	int fd, gone_fd, n = 0;
+	size_t i;
+
+	fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_flows");
+	if (fd < 0)
+		return fd;
+	gone_fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_fgone");
+	if (gone_fd < 0) {
+		close(fd);
+		return gone_fd;
+	}
+	for (i = 0; i < f->nr; i++) {
+		struct wgx_flow_rec *r = &f->recs[i];
+		struct wgx_flow v;
+		uint64_t gone = 0;
+
+		if (r->live || r->reaped)
+			continue;
+		/* the last counts and the removal in one step: a packet is in v or in a new entry */
+		if (bpf_map_lookup_and_delete_elem(fd, &r->key, &v))
+			continue;	/* gone already (another daemon) */
+		if (wgx_flow_live(&f->cfg, r->key.proto, &v, now)) {
+			/* a new life began since the read: the entry stays the user's */
+			bpf_map_update_elem(fd, &r->key, &v, BPF_NOEXIST);
+			r->v = v;
+			r->live = true;
+			r->last_real_ns = wgx_mono_to_real_ns(v.last_ns);
+			continue;
+		}
+		r->v = v;
+		r->last_real_ns = wgx_mono_to_real_ns(v.last_ns);
+		r->reaped = true;
+		bpf_map_lookup_elem(gone_fd, &v.user_id, &gone);
+		gone++;
+		bpf_map_update_elem(gone_fd, &v.user_id, &gone, BPF_ANY);
+		n++;
+	}
+	close(gone_fd);
+	close(fd);
+	return n;
+}
+
+int wgx_flows_gc(const char *pin_dir)
+{
+	struct wgx_flows f;
+	int err = wgx_flows_read(pin_dir, NULL, true, &f);
+
+	if (err)
+		return err;
+	err = wgx_flows_reap(pin_dir, &f);
+	wgx_flows_free(&f);
+	return err;
+}
+
+static int acct_cmp(const void *x, const void *y)
+{
+	const struct wgx_acct_rec *a = x, *b = y;
+
+	return a->user_id < b->user_id ? -1 : a->user_id > b->user_id;
+}
+
+int wgx_flows_accounts(const char *pin_dir, struct wgx_acct_rec **out, size_t *nr)
+{
+	uint32_t *ids = NULL, zero = 0;
+	struct wgx_tun_acct *vals = NULL;
+	struct wgx_tun_cfg cfg = {};
+	struct wgx_tun_name nm;
+	struct wgx_acct_rec *recs;
+	int fd, gone_fd, names_fd, cfg_fd, err;
+	size_t n = 0, i;
+
+	*out = NULL;
+	*nr = 0;
+	fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_acct");
+	if (fd < 0)
+		return fd;
+	err = wgx_map_read_all(fd, sizeof(*ids), sizeof(*vals), (void **)&ids, (void **)&vals,
+			       &n);
+	close(fd);
+	if (err)
+		return err;
+	recs = calloc(n + 1, sizeof(*recs));
+	if (!recs) {
+		free(ids);
+		free(vals);
+		return -ENOMEM;
+	}
+	gone_fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_fgone");
+	names_fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_names");
+	cfg_fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_tun_cfg");
+	if (cfg_fd >= 0)
+		bpf_map_lookup_elem(cfg_fd, &zero, &cfg);
+	for (i = 0; i < n; i++) {
+		uint64_t gone = 0;
+
+		recs[i].user_id = ids[i];
+		recs[i].a = vals[i];
+		if (gone_fd >= 0)
+			bpf_map_lookup_elem(gone_fd, &ids[i], &gone);
+		recs[i].entries = vals[i].flows > gone ? vals[i].flows - gone : 0;
+		recs[i].quota = cfg.flow_quota ?: WGX_TUN_FLOW_QUOTA;
+		if (names_fd >= 0 && !bpf_map_lookup_elem(names_fd, &ids[i], &nm)) {
+			memcpy(recs[i].user, nm.user, sizeof(recs[i].user) - 1);
+			memcpy(recs[i].public_key, nm.public_key, 32);
+		}
+	}
+	qsort(recs, n, sizeof(*recs), acct_cmp);
+	if (gone_fd >= 0)
+		close(gone_fd);
+	if (names_fd >= 0)
+		close(names_fd);
+	if (cfg_fd >= 0)
+		close(cfg_fd);
+	free(ids);
+	free(vals);
+	*out = recs;
+	*nr = n;
+	return 0;
 }

@@ -22,6 +22,7 @@ struct wgx_flow_rec {
 	uint64_t first_real_ns;		/* first_ns and last_ns as CLOCK_REALTIME */
 	uint64_t last_real_ns;
 	bool live;			/* not past its idle timeout (the kernel's rule) */
+	bool reaped;			/* ended, and removed by wgx_flows_reap: v is final */
 };
 
 struct wgx_flows {
@@ -34,17 +35,44 @@ struct wgx_flows {
 
 /*
  * The flows of the tunnel under pin_dir; user: only that user's (NULL: all); all: also
- * those past their idle timeout that the LRU map still holds. 0 and *out (free with
+ * the ended ones the table still holds (the daemon removes them). 0 and *out (free with
  * wgx_flows_free); -ENOENT if the tunnel is not attached; -errno.
  */
 int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_flows *out);
 void wgx_flows_free(struct wgx_flows *f);
 
+/*
+ * Remove the ended flows of f from the table (the kernel never does): each is read and
+ * deleted in one step, so its record in f gets its final counts (reaped); one that began a new
+ * life since the read stays (live again). The user's count of removed entries (wgx_tun_fgone)
+ * goes up, which frees her quota. The number removed, or -errno.
+ */
+int wgx_flows_reap(const char *pin_dir, struct wgx_flows *f);
+/* Read and reap, for a daemon without a flow log. */
+int wgx_flows_gc(const char *pin_dir);
+
+/* A user's account (wgx_tun_acct) with her name. */
+struct wgx_acct_rec {
+	uint32_t user_id;
+	char user[48];			/* "" if the id has no name now */
+	uint8_t public_key[32];
+	struct wgx_tun_acct a;
+	uint64_t entries;		/* flow entries she holds now */
+	uint32_t quota;
+};
+
+/* Every user's account, sorted by user id (free *out). 0, -ENOENT, -errno. */
+int wgx_flows_accounts(const char *pin_dir, struct wgx_acct_rec **out, size_t *nr);
+
 /* How full the flow table is, without names or copies (for metrics). */
 struct wgx_flows_count {
 	uint64_t live;			/* not past their idle timeout (the kernel's rule) */
-	uint64_t entries;		/* entries in the map, live or not (the LRU evicts) */
+	uint64_t entries;		/* entries in the map, live or ended (not yet removed) */
 	uint32_t capacity;		/* the map's max_entries */
+	/* summed over the users' accounts (wgx_tun_acct) */
+	uint64_t ovf_pkts_out, ovf_bytes_out, ovf_pkts_in, ovf_bytes_in;
+	uint64_t refused;		/* a new flow got no entry */
+	uint64_t starts_lost;		/* flow-start events lost (ring buffer full) */
 };
 
 /* 0; -ENOENT if the tunnel is not attached; -errno. Walks the whole map, in batches. */

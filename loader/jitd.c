@@ -13,6 +13,7 @@
 #include "loader/admission.h"
 #include "loader/enforce.h"
 #include "loader/flowlog.h"
+#include "loader/flows.h"
 #include "loader/fmt.h"
 #include "loader/identity.h"
 #include "loader/jit_state.h"
@@ -51,6 +52,7 @@ struct jitd {
 	bool stats_dirty;
 	int sfd;
 	struct wgx_flowlog *flowlog;	/* NULL: no --flow-log */
+	unsigned int gc_ticks;		/* without a flow log: ticks since ended flows went */
 	struct wgx_prom_hist install_time;	/* initiation (uplink's ktime) to peer installed */
 	struct wgx_metrics_src msrc;
 	struct wgx_metrics *metrics;		/* NULL without --metrics */
@@ -607,6 +609,14 @@ static void on_tick(void *ctx, int fd, uint32_t events)
 	sweep(d, false);
 	if (d->lc.enf && d->lc.enf_policy)
 		wgx_enforce_refill(d->lc.enf);	/* spare sets for the next new set of groups */
+	/* the kernel leaves ended flows in the table; the flow log removes them, or we do */
+	if (!d->flowlog && ++d->gc_ticks >= 10) {
+		int n = wgx_flows_gc(d->o->pin_dir);
+
+		d->gc_ticks = 0;
+		if (n < 0 && n != -ENOENT)
+			LOG(WARN, "remove the ended flows: %s", strerror(-n));
+	}
 	flush_stats(d);
 }
 

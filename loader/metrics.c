@@ -177,12 +177,31 @@ static void tunnel_metrics(struct wgx_prom *p, const char *pin_dir,
 			"Flows in the flow table within their idle timeout.");
 	wgx_prom_sample(p, "wgxdp_tunnel_flows", flows->live, NULL);
 	wgx_prom_family(p, "wgxdp_tunnel_flow_entries", WGX_PROM_GAUGE,
-			"Entries in the flow table, idle ones included (LRU: the oldest go when "
-			"it is full).");
+			"Entries in the flow table, ended ones included (the daemon removes them "
+			"once their last counts are read).");
 	wgx_prom_sample(p, "wgxdp_tunnel_flow_entries", flows->entries, NULL);
 	wgx_prom_family(p, "wgxdp_tunnel_flow_capacity", WGX_PROM_GAUGE,
 			"Entries the flow table holds at most.");
 	wgx_prom_sample(p, "wgxdp_tunnel_flow_capacity", flows->capacity, NULL);
+	wgx_prom_family(p, "wgxdp_tunnel_overflow_packets_total", WGX_PROM_COUNTER,
+			"Packets that passed but were counted in no flow (the user over her flow "
+			"quota, or the table full), by direction.");
+	wgx_prom_sample(p, "wgxdp_tunnel_overflow_packets_total", flows->ovf_pkts_out,
+			"direction", "ingress", NULL);
+	wgx_prom_sample(p, "wgxdp_tunnel_overflow_packets_total", flows->ovf_pkts_in,
+			"direction", "egress", NULL);
+	wgx_prom_family(p, "wgxdp_tunnel_overflow_bytes_total", WGX_PROM_COUNTER,
+			"Bytes (IP) of those packets, by direction.");
+	wgx_prom_sample(p, "wgxdp_tunnel_overflow_bytes_total", flows->ovf_bytes_out,
+			"direction", "ingress", NULL);
+	wgx_prom_sample(p, "wgxdp_tunnel_overflow_bytes_total", flows->ovf_bytes_in,
+			"direction", "egress", NULL);
+	wgx_prom_family(p, "wgxdp_tunnel_flows_refused_total", WGX_PROM_COUNTER,
+			"Times a new flow got no entry in the flow table (quota or table full).");
+	wgx_prom_sample(p, "wgxdp_tunnel_flows_refused_total", flows->refused, NULL);
+	wgx_prom_family(p, "wgxdp_tunnel_flow_start_events_lost_total", WGX_PROM_COUNTER,
+			"Flow-start events not sent: the ring buffer was full.");
+	wgx_prom_sample(p, "wgxdp_tunnel_flow_start_events_lost_total", flows->starts_lost, NULL);
 }
 
 #define JS(f) offsetof(struct wgx_jit_stats, f)

@@ -198,16 +198,51 @@ static __u64 realtime_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* A new wgx_tun_cfg (all zero) gets the default timeouts; policy_loaded stays 0. */
-static int cfg_init(int cfg_fd)
+/* The size of the pinned flow table, if there is one. */
+static int flows_size(const char *pin_dir, __u32 *size)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_flows"), err = 0;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		err = -errno;
+	else
+		*size = info.max_entries;
+	close(fd);
+	return err;
+}
+
+/* -EEXIST if the flow table is pinned at another size than want (a map is never resized). */
+static int flows_size_check(const char *pin_dir, __u32 want)
+{
+	__u32 cur = 0;
+
+	if (flows_size(pin_dir, &cur))
+		return 0;
+	return cur == want ? 0 : -EEXIST;
+}
+
+/*
+ * A new wgx_tun_cfg (all zero) gets the default timeouts; policy_loaded stays 0. quota (if
+ * not 0) is set either way.
+ */
+static int cfg_init(int cfg_fd, __u32 quota)
 {
 	struct wgx_tun_cfg cfg, zero = {};
 	__u32 key = 0;
 
 	if (bpf_map_lookup_elem(cfg_fd, &key, &cfg))
 		return -errno;
-	if (memcmp(&cfg, &zero, sizeof(cfg)))
-		return 0;
+	if (memcmp(&cfg, &zero, sizeof(cfg))) {
+		if (!quota || cfg.flow_quota == quota)
+			return 0;
+		cfg.flow_quota = quota;
+		return bpf_map_update_elem(cfg_fd, &key, &cfg, BPF_EXIST) ? -errno : 0;
+	}
+	cfg.flow_quota = quota ?: WGX_TUN_FLOW_QUOTA;
 	cfg.tcp_timeout_s = WGX_TUN_TCP_TIMEOUT_S;
 	cfg.tcp_close_s = WGX_TUN_TCP_CLOSE_S;
 	cfg.udp_timeout_s = WGX_TUN_UDP_TIMEOUT_S;
@@ -298,12 +333,24 @@ int wgx_tunnel_attach(const struct wgx_tunnel_opts *o, struct wgx_tunnel_info *i
 		goto out;
 	}
 	skel->rodata->l2_len = l2_len;
+	if (o->max_flows) {
+		err = flows_size_check(o->pin_dir, o->max_flows);
+		if (err)
+			goto out;
+		bpf_map__set_max_entries(skel->maps.wgx_flows, o->max_flows);
+	} else if (!fresh) {
+		/* the size it was made with, so that the pinned table is reused */
+		__u32 cur = 0;
+
+		if (!flows_size(o->pin_dir, &cur) && cur)
+			bpf_map__set_max_entries(skel->maps.wgx_flows, cur);
+	}
 	/* the pinned maps are reused (libbpf checks they match), so counters and flows stay */
 	err = tunnel__load(skel);
 	if (err)
 		goto out;
 	info->created_pins = fresh;
-	err = cfg_init(bpf_map__fd(skel->maps.wgx_tun_cfg));
+	err = cfg_init(bpf_map__fd(skel->maps.wgx_tun_cfg), o->flow_quota);
 	if (err)
 		goto out;
 	ifaces_fd = bpf_map__fd(skel->maps.wgx_tun_ifaces);

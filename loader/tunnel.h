@@ -18,6 +18,9 @@ struct wgx_tunnel_opts {
 	const char *pin_dir;
 	__u32 l2_len;		/* bytes before the IP header: 0 (WireGuard, TUN), 14 on a veth;
 				 * WGX_TUN_L2_AUTO: from the device's link type */
+	__u32 max_flows;	/* the flow table's size when it is created (0: the default);
+				 * -EEXIST if it is pinned at another size */
+	__u32 flow_quota;	/* flow entries per user (0: keep what is set) */
 };
 
 #define WGX_TUN_L2_AUTO	0xffffffffu

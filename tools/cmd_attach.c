@@ -101,9 +101,10 @@ static void tunnel_error(const char *cmd, const char *ifname, int err)
 	wgx_err(cmd, "%s: tunnel programs: %s", ifname, buf);
 }
 
-static int attach_tunnel(const char *pin_dir, const char *wg)
+static int attach_tunnel(const char *pin_dir, const char *wg, __u32 max_flows, __u32 quota)
 {
-	struct wgx_tunnel_opts o = { .ifname = wg, .pin_dir = pin_dir, .l2_len = WGX_TUN_L2_AUTO };
+	struct wgx_tunnel_opts o = { .ifname = wg, .pin_dir = pin_dir, .l2_len = WGX_TUN_L2_AUTO,
+				     .max_flows = max_flows, .flow_quota = quota };
 	struct wgx_tunnel_info info;
 	struct wgx_tunnel_status st;
 	bool loaded = false;
@@ -118,6 +119,12 @@ static int attach_tunnel(const char *pin_dir, const char *wg)
 		wgx_tunnel_status_free(&st);
 	}
 	wgx_unlock(lock);
+	if (err == -EEXIST && max_flows) {
+		wgx_err("attach", "%s: --max-flows %u: the flow table is pinned at another size; "
+			"`wgxdp detach --wg` every interface of the tunnel to resize it", wg,
+			max_flows);
+		return 1;
+	}
 	if (err) {
 		tunnel_error("attach", wg, err);
 		return 1;
@@ -151,8 +158,11 @@ int cmd_attach(int argc, char **argv)
 		{ "pin-dir", required_argument, NULL, 'd' },
 		{ "no-drop-malformed", no_argument, NULL, 'M' },
 		{ "wg", required_argument, NULL, 'w' },
+		{ "max-flows", required_argument, NULL, 'F' },
+		{ "flow-quota", required_argument, NULL, 'Q' },
 		{}
 	};
+	unsigned long max_flows = 0, quota = 0;
 	struct wgx_attach_opts o = { .pin_dir = wgx_pin_dir_default(), .mode = WGX_MODE_NATIVE };
 	const char *wg = NULL;
 	struct wgx_attach_info info;
@@ -195,6 +205,20 @@ int cmd_attach(int argc, char **argv)
 		case 'w':
 			wg = optarg;
 			break;
+		case 'F':
+			if (wgx_parse_ulong(optarg, 16, WGX_TUN_MAX_FLOWS_LIMIT, &max_flows)) {
+				wgx_err("attach", "--max-flows %s: expected 16-%u", optarg,
+					WGX_TUN_MAX_FLOWS_LIMIT);
+				return 2;
+			}
+			break;
+		case 'Q':
+			if (wgx_parse_ulong(optarg, 1, WGX_TUN_MAX_FLOWS_LIMIT, &quota)) {
+				wgx_err("attach", "--flow-quota %s: expected 1-%u", optarg,
+					WGX_TUN_MAX_FLOWS_LIMIT);
+				return 2;
+			}
+			break;
 		default:
 			return wgx_usage("attach", stderr);
 		}
@@ -204,8 +228,12 @@ int cmd_attach(int argc, char **argv)
 		return 1;
 	}
 	/* `attach --wg IFACE` alone: the tunnel programs only */
+	if ((max_flows || quota) && !wg) {
+		wgx_err("attach", "--max-flows and --flow-quota are for the tunnel: add --wg IFACE");
+		return 2;
+	}
 	if (wg && optind == argc)
-		return attach_tunnel(o.pin_dir, wg);
+		return attach_tunnel(o.pin_dir, wg, max_flows, quota);
 	if (optind != argc - 1)
 		return wgx_usage("attach", stderr);
 	o.ifname = argv[optind];
@@ -232,7 +260,7 @@ int cmd_attach(int argc, char **argv)
 	for (i = 0; i < o.nr_ports; i++)
 		printf("%s%u", i ? "," : " ", o.ports[i]);
 	printf("; maps in %s\n", o.pin_dir);
-	return wg ? attach_tunnel(o.pin_dir, wg) : 0;
+	return wg ? attach_tunnel(o.pin_dir, wg, max_flows, quota) : 0;
 }
 
 int cmd_detach(int argc, char **argv)

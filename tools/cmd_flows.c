@@ -44,6 +44,29 @@ static json_t *rec_json(const struct wgx_flow_rec *r)
 			 "family", r->key.family == 6 ? "ipv6" : "ipv4", "live", r->live);
 }
 
+/* A user's totals and overflow (wgx_tun_acct): her flows plus overflow add up to them. */
+static json_t *acct_json(const struct wgx_acct_rec *r)
+{
+	static const uint8_t zero[32];
+	char key64[45] = "";
+
+	if (memcmp(r->public_key, zero, 32))
+		wgx_key_to_base64(key64, r->public_key);
+	return json_pack("{s:s?,s:s?,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:I}",
+			 "user", r->user[0] ? r->user : NULL,
+			 "public_key", key64[0] ? key64 : NULL, "user_id", (json_int_t)r->user_id,
+			 "tx_packets", (json_int_t)r->a.pkts_out,
+			 "tx_bytes", (json_int_t)r->a.bytes_out,
+			 "rx_packets", (json_int_t)r->a.pkts_in, "rx_bytes", (json_int_t)r->a.bytes_in,
+			 "overflow", "tx_packets", (json_int_t)r->a.ovf_pkts_out,
+			 "tx_bytes", (json_int_t)r->a.ovf_bytes_out,
+			 "rx_packets", (json_int_t)r->a.ovf_pkts_in,
+			 "rx_bytes", (json_int_t)r->a.ovf_bytes_in,
+			 "flows_refused", (json_int_t)r->a.refused,
+			 "flow_entries", (json_int_t)r->entries, "flow_quota", (json_int_t)r->quota,
+			 "flow_starts_lost", (json_int_t)r->a.starts_lost);
+}
+
 int cmd_flows(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -56,8 +79,9 @@ int cmd_flows(int argc, char **argv)
 	};
 	const char *pin_dir = wgx_pin_dir_default(), *user = NULL;
 	bool json = false, all = false;
+	struct wgx_acct_rec *accts;
 	struct wgx_flows f;
-	size_t i;
+	size_t i, nr_accts;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "ju:ad:h", longopts, NULL)) != -1) {
@@ -88,18 +112,27 @@ int cmd_flows(int argc, char **argv)
 			"the tunnel is not attached (wgxdp attach --wg IFACE)" : strerror(-err));
 		return 1;
 	}
+	if (wgx_flows_accounts(pin_dir, &accts, &nr_accts)) {
+		accts = NULL;
+		nr_accts = 0;
+	}
 	if (json) {
-		json_t *root = json_object(), *arr = json_array();
+		json_t *root = json_object(), *arr = json_array(), *users = json_array();
 
 		for (i = 0; i < f.nr; i++)
 			json_array_append_new(arr, rec_json(&f.recs[i]));
 		json_object_set_new(root, "flows", arr);
+		for (i = 0; i < nr_accts; i++)
+			if (!user || !strcmp(user, accts[i].user))
+				json_array_append_new(users, acct_json(&accts[i]));
+		json_object_set_new(root, "users", users);
 		json_object_set_new(root, "entries", json_integer(f.nr_entries));
 		json_object_set_new(root, "capacity", json_integer(f.capacity));
 		json_dumpf(root, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(root);
 		wgx_flows_free(&f);
+		free(accts);
 		return 0;
 	}
 	for (i = 0; i < f.nr; i++) {
@@ -123,6 +156,18 @@ int cmd_flows(int argc, char **argv)
 	}
 	printf("%zu flow%s%s; the table holds %zu of %u entries\n", f.nr, f.nr == 1 ? "" : "s",
 	       user ? " of that user" : "", f.nr_entries, f.capacity);
+	for (i = 0; i < nr_accts; i++) {
+		const struct wgx_acct_rec *r = &accts[i];
+
+		if ((user && strcmp(user, r->user)) || (!r->a.ovf_pkts_out && !r->a.ovf_pkts_in))
+			continue;
+		printf("%s: %llu packets out and %llu in counted in no flow (over her quota of %u "
+		       "entries, or the table full); a new flow got no entry %llu times\n",
+		       r->user[0] ? r->user : "?", (unsigned long long)r->a.ovf_pkts_out,
+		       (unsigned long long)r->a.ovf_pkts_in, r->quota,
+		       (unsigned long long)r->a.refused);
+	}
 	wgx_flows_free(&f);
+	free(accts);
 	return 0;
 }

@@ -15,7 +15,7 @@ static const struct wgx_cmd cmds[] = {
 	{ "attach", cmd_attach, "attach the uplink XDP program and/or the tunnel tc programs",
 	  "wgxdp attach <iface> [--port N]... [--mode native|skb] [--no-drop-malformed]\n"
 	  "             [--wg <wg-iface>] [--pin-dir DIR]\n"
-	  "wgxdp attach --wg <wg-iface> [--pin-dir DIR]\n"
+	  "wgxdp attach --wg <wg-iface> [--max-flows N] [--flow-quota N] [--pin-dir DIR]\n"
 	  "  Attach (or replace) the uplink XDP program on <iface>, classifying WireGuard\n"
 	  "  traffic to the given listen ports (default 51820; up to 8). Maps are pinned under\n"
 	  "  the pin directory (default /sys/fs/bpf/wgxdp) and survive re-attach.\n"
@@ -25,7 +25,11 @@ static const struct wgx_cmd cmds[] = {
 	  "  --wg <wg-iface> also (or, without <iface>, only) attach the tunnel programs to the\n"
 	  "                  WireGuard interface: tc (clsact) ingress and egress filters, handle\n"
 	  "                  0x5747 priority 1, enforcing each user's allowed destinations. Until\n"
-	  "                  `wgxdp run` loads a policy they drop every packet (fail closed).\n" },
+	  "                  `wgxdp run` loads a policy they drop every packet (fail closed).\n"
+	  "  --max-flows N   the flow table's size when the tunnel's maps are made (default\n"
+	  "                  262144); a pinned table keeps its size until the last detach\n"
+	  "  --flow-quota N  flow entries one user may hold (default 4096); her flows beyond it\n"
+	  "                  are counted in her overflow record, and their replies find no flow\n" },
 	{ "detach", cmd_detach, "detach what wgxdp attached to an interface",
 	  "wgxdp detach <iface> [--pin-dir DIR]\n"
 	  "  Remove what attach added to <iface> and only that: the uplink XDP program, or the\n"

@@ -7,6 +7,7 @@
 # srv holds 10.91.1.10, 10.91.2.10, fd91:1::10 and fd91:2::10 and routes the tunnel's
 # addresses back through gw, which forwards. The uplink and tunnel programs are attached on
 # gw (gau, $GW); no daemon runs yet. Sets GW, pg (gw's public key), pa (alice's).
+# TUNLAB_ATTACH: more options for the tunnel's attach (--max-flows N, --flow-quota N).
 tunlab_up() {
 	lab_netns gw
 	lab_netns ca
@@ -32,7 +33,25 @@ tunlab_up() {
 		allowed-ips 100.64.0.0/24,10.91.0.0/16,fd64::/64,fd91::/16 keepalive 1
 	lab_nsenter ca ip route add 10.91.0.0/16 dev "${LAB_ID}a" || lab_fail "route on ca"
 	lab_nsenter ca ip -6 route add fd91::/16 dev "${LAB_ID}a" || lab_fail "route6 on ca"
-	wgx gw attach gau --port 51820 --wg "$GW" >/dev/null || lab_fail "attach gau --wg $GW"
+	# shellcheck disable=SC2086
+	wgx gw attach gau --port 51820 --wg "$GW" ${TUNLAB_ATTACH:-} >/dev/null ||
+		lab_fail "attach gau --wg $GW"
+}
+
+# tunlab_bob: a second client, bob (100.64.0.12, fd64::12), in namespace cb, joined to gw by
+# its own veth (10.89.2.0/24), with the uplink program on gw's end. Sets pb (bob's public key).
+tunlab_bob() {
+	local kb
+	lab_netns cb
+	lab_veth cb cbu gw gbu
+	lab_addr cb cbu 10.89.2.1/24
+	lab_addr gw gbu 10.89.2.2/24
+	kb=$(lab_genkey); pb=$(lab_pubkey "$kb")
+	lab_wg cb "${LAB_ID}b" "$kb" 41002 100.64.0.12/24 fd64::12/64
+	lab_wg_peer cb "${LAB_ID}b" "$pg" endpoint 10.89.2.2:51820 \
+		allowed-ips 100.64.0.0/24,10.91.0.0/16,fd64::/64,fd91::/16 keepalive 1
+	lab_nsenter cb ip route add 10.91.0.0/16 dev "${LAB_ID}b" || lab_fail "route on cb"
+	wgx gw attach gbu --port 51820 >/dev/null || lab_fail "attach gbu"
 }
 
 # tunlab_handshake: alice's first packet (to the gateway itself, which no rule allows) makes
