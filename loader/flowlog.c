@@ -69,6 +69,8 @@ struct wgx_flowlog {
 	struct wgx_acct_rec *accts;	/* the users' accounts as last reported, by user id */
 	size_t nr_accts;
 	int last_errno;
+	size_t buf_len, buf_lines;	/* records gathered, not yet written */
+	char buf[1 << 16];
 	uint64_t lost_reported;
 	struct wgx_wg_device *dev;	/* endpoints, read once per interval */
 	struct wgx_flowlog_stats st;
@@ -91,34 +93,65 @@ static void set_time(json_t *o, const char *name, uint64_t real_ns)
 }
 
 /*
- * One record: one write of the whole line (O_APPEND: never interleaved, never buffered),
- * or counted as lost. A line cut short (a full disk) is ended before the next one. Takes o.
+ * Records are gathered in fl->buf, whole lines only, and written with one write(2) (O_APPEND:
+ * never interleaved with another writer) when it is full and at the end of every batch: an
+ * interval, a ring buffer's events, a daemon record. What a short write leaves out is counted
+ * as lost, line by line; a line cut short (a full disk) is ended before the next one.
  */
-static void emit(struct wgx_flowlog *fl, json_t *o)
+static void write_out(struct wgx_flowlog *fl)
 {
-	char *line = json_dumps(o, JSON_COMPACT), *buf = NULL;
-	size_t len = 0;
-	ssize_t n = -1;
+	ssize_t n;
+	size_t done = 0, i;
 
-	json_decref(o);
-	if (line && asprintf(&buf, "%s%s\n", fl->partial ? "\n" : "", line) > 0) {
-		len = strlen(buf);
-		n = fl->fd >= 0 ? write(fl->fd, buf, len) : -1;
-	}
-	if (n == (ssize_t)len && n > 0) {
-		fl->st.records++;
+	if (!fl->buf_len)
+		return;
+	n = fl->fd >= 0 ? write(fl->fd, fl->buf, fl->buf_len) : -1;
+	if (n == (ssize_t)fl->buf_len) {
+		fl->st.records += fl->buf_lines;
 		fl->partial = false;
 	} else {
 		fl->last_errno = n < 0 ? errno : ENOSPC;
-		fl->st.lost++;
-		fl->partial = n > 0;
+		for (i = 0; n > 0 && i < (size_t)n; i++)
+			done += fl->buf[i] == '\n';
+		if (fl->partial && done)
+			done--;		/* the newline that ended the cut line before */
+		fl->st.records += done;
+		fl->st.lost += fl->buf_lines - done;
+		fl->partial = n > 0 && fl->buf[n - 1] != '\n';
 	}
-	free(buf);
-	free(line);
+	fl->buf_len = 0;
+	fl->buf_lines = 0;
+}
+
+/* One record into the buffer (takes o); a record that does not fit is lost, and counted. */
+static void emit(struct wgx_flowlog *fl, json_t *o)
+{
+	size_t need, room;
+
+	for (;;) {
+		if (!fl->buf_len && fl->partial)
+			fl->buf[fl->buf_len++] = '\n';
+		room = sizeof(fl->buf) - fl->buf_len - 1;
+		need = json_dumpb(o, fl->buf + fl->buf_len, room, JSON_COMPACT);
+		if (need && need <= room) {
+			fl->buf_len += need;
+			fl->buf[fl->buf_len++] = '\n';
+			fl->buf_lines++;
+			break;
+		}
+		if (!need || fl->buf_len <= 1) {	/* cannot be written at all */
+			fl->st.lost++;
+			fl->last_errno = need ? EMSGSIZE : ENOMEM;
+			break;
+		}
+		write_out(fl);
+	}
+	json_decref(o);
 }
 
 static void flush(struct wgx_flowlog *fl)
 {
+	write_out(fl);
 	if (fl->st.lost > fl->lost_reported) {
 		LOG(WARN, "%s: %llu records lost (%s); enforcement goes on", fl->path,
 		    (unsigned long long)(fl->st.lost - fl->lost_reported),
@@ -495,6 +528,7 @@ static void on_rb(void *ctx, int fd, uint32_t events)
 	struct wgx_flowlog *fl = ctx;
 
 	ring_buffer__consume(fl->rb);
+	write_out(fl);
 }
 
 static void rb_close(struct wgx_flowlog *fl)

@@ -84,6 +84,65 @@ static bool owner_ok(const int *addr_fd, const struct wgx_flow_key *k, uint32_t 
 	       v.user_id == user_id;
 }
 
+/*
+ * Lookups of names, owners and groups, remembered for one read: a table of 100,000 flows has
+ * far fewer users and groups, and every lookup is a system call. Direct-mapped by id.
+ */
+#define MEMO_USERS	4096
+#define MEMO_GROUPS	512
+
+struct memo {
+	struct {
+		uint32_t id;
+		uint8_t family, valid, found, owner;
+		uint8_t addr[16];
+		struct wgx_tun_name nm;
+	} u[MEMO_USERS];
+	struct {
+		uint16_t id;
+		uint8_t valid, found;
+		char name[64];
+	} g[MEMO_GROUPS];
+};
+
+/* The name of user id for a flow whose user address is k->uaddr; false if none or not hers. */
+static bool memo_user(struct memo *m, const int *addr_fd, int names_fd,
+		      const struct wgx_flow_key *k, uint32_t id, struct wgx_tun_name *nm)
+{
+	unsigned int h = (id * 2654435761u ^ k->uaddr[15] ^ k->uaddr[3] << 8) % MEMO_USERS;
+	typeof(m->u[0]) *e = &m->u[h];
+
+	if (!e->valid || e->id != id || e->family != k->family || memcmp(e->addr, k->uaddr, 16)) {
+		e->valid = 1;
+		e->id = id;
+		e->family = k->family;
+		memcpy(e->addr, k->uaddr, 16);
+		e->owner = owner_ok(addr_fd, k, id);
+		e->found = e->owner && names_fd >= 0 && !bpf_map_lookup_elem(names_fd, &id, &e->nm);
+	}
+	if (e->found)
+		*nm = e->nm;
+	return e->found;
+}
+
+static const char *memo_group(struct memo *m, int groups_fd, uint16_t gid)
+{
+	typeof(m->g[0]) *e = &m->g[gid % MEMO_GROUPS];
+	struct wgx_tun_group grp;
+	uint32_t g = gid;
+
+	if (!e->valid || e->id != gid) {
+		e->valid = 1;
+		e->id = gid;
+		e->found = groups_fd >= 0 && !bpf_map_lookup_elem(groups_fd, &g, &grp);
+		if (e->found) {
+			memcpy(e->name, grp.name, sizeof(e->name) - 1);
+			e->name[sizeof(e->name) - 1] = 0;
+		}
+	}
+	return e->found ? e->name : NULL;
+}
+
 int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_flows *out)
 {
 	static const char *const addr_maps[4] = { "wgx_tun_addr4", "wgx_tun_addr6",
@@ -95,7 +154,8 @@ int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_f
 	struct bpf_map_info info = {};
 	uint32_t info_len = sizeof(info), zero = 0;
 	struct wgx_tun_name nm;
-	struct wgx_tun_group grp;
+	struct memo *memo = NULL;
+	const char *gname;
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	int fd, names_fd = -1, groups_fd = -1, cfg_fd = -1, ret;
 	size_t n = 0, i, k;
@@ -121,7 +181,8 @@ int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_f
 		goto out;
 	out->nr_entries = n;
 	out->recs = calloc(n + 1, sizeof(*out->recs));
-	if (!out->recs) {
+	memo = calloc(1, sizeof(*memo));
+	if (!out->recs || !memo) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -133,21 +194,16 @@ int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_f
 		r->live = wgx_flow_live(&out->cfg, keys[i].proto, &vals[i], now);
 		if (!r->live && !all)
 			continue;
-		if (names_fd >= 0 && owner_ok(addr_fd, &keys[i], vals[i].user_id) &&
-		    !bpf_map_lookup_elem(names_fd, &vals[i].user_id, &nm)) {
+		if (memo_user(memo, addr_fd, names_fd, &keys[i], vals[i].user_id, &nm)) {
 			memcpy(r->user, nm.user, sizeof(r->user) - 1);
 			memcpy(r->public_key, nm.public_key, sizeof(r->public_key));
 		}
 		if (user && strcmp(user, r->user))
 			continue;
 		k++;	/* kept: the rest only for the kept */
-		grp.name[0] = 0;
-		if (groups_fd >= 0) {
-			uint32_t g = vals[i].group_id;
-
-			if (!bpf_map_lookup_elem(groups_fd, &g, &grp))
-				memcpy(r->group, grp.name, sizeof(r->group) - 1);
-		}
+		gname = memo_group(memo, groups_fd, vals[i].group_id);
+		if (gname)
+			memcpy(r->group, gname, sizeof(r->group) - 1);
 		r->first_real_ns = wgx_mono_to_real_ns(vals[i].first_ns);
 		r->last_real_ns = wgx_mono_to_real_ns(vals[i].last_ns);
 	}
@@ -157,6 +213,7 @@ int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_f
 out:
 	if (ret)
 		wgx_flows_free(out);
+	free(memo);
 	free(keys);
 	free(vals);
 	close(fd);

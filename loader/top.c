@@ -265,7 +265,7 @@ static int flows_compute(const struct wgx_top_snap *prev, const struct wgx_top_s
 			f->tx_pps = delta(base.pkts_out, c->v.pkts_out) / dt;
 			f->rx_pps = delta(base.pkts_in, c->v.pkts_in) / dt;
 		}
-		/* an expired flow still in the LRU map is left out, unless it just moved */
+		/* an ended flow still in the table (the daemon removes it) is left out, unless it just moved */
 		if (c->live || f->tx_bps + f->rx_bps > 0)
 			v->nr_flows++;
 	}

@@ -154,6 +154,7 @@ static json_t *tunnel_json(const struct wgx_tunnel_status *t)
 	json_object_set_new(o, "timeouts", json_pack("{s:i,s:i,s:i,s:i}",
 		"tcp", (int)t->cfg.tcp_timeout_s, "tcp_close", (int)t->cfg.tcp_close_s,
 		"udp", (int)t->cfg.udp_timeout_s, "icmp", (int)t->cfg.icmp_timeout_s));
+	json_object_set_new(o, "flow_quota", json_integer(t->cfg.flow_quota ?: WGX_TUN_FLOW_QUOTA));
 	json_object_set_new(o, "interfaces", ifs);
 	json_object_set_new(o, "counters", ctr);
 	json_object_set_new(o, "denied", json_integer(t->denied));

@@ -9,6 +9,8 @@ echo "== uplink XDP program (BPF_PROG_TEST_RUN, repeat 1,000,000)"
 build/bench/bench_xdp 1000000 || rc=1
 echo "== tunnel tc program (BPF_PROG_TEST_RUN, repeat 1,000,000)"
 build/bench/bench_tc 1000000 || rc=1
+echo "== flow log: records written per second, one core"
+build/bench/bench_flowlog 100000 || rc=1
 echo "== policy apply: 100,000 users, one user (the tunnel's maps, median of 5)"
 build/unit/test_enforce --bench || rc=1
 if [ -x build/bench/bench_noise ]; then
