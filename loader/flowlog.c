@@ -192,21 +192,101 @@ static void set_addr(json_t *o, const char *name, int family, const uint8_t *add
 	json_object_set_new(o, name, json_string(ip));
 }
 
-/* The WireGuard endpoint of the peer with key, from this interval's look at the device. */
-static json_t *endpoint_of(const struct wgx_flowlog *fl, const uint8_t key[32])
-{
-	const struct wgx_wg_peer *p = fl->dev ? wgx_wg_device_find(fl->dev, key) : NULL;
-	char ep[64];
+/*
+ * Flow records are most of the log (one per flow per interval): they are written without
+ * jansson, straight into a line, with the same fields and the same JSON a json_t would give.
+ */
+struct line {
+	char b[2048];
+	size_t n;
+	bool over;		/* did not fit: the record is lost (and counted) */
+};
 
-	if (!p || (p->endpoint.sa.sa_family != AF_INET && p->endpoint.sa.sa_family != AF_INET6))
-		return json_null();
-	if (p->endpoint.sa.sa_family == AF_INET6)
-		wgx_fmt_endpoint(ep, sizeof(ep), 6, &p->endpoint.in6.sin6_addr,
-				 ntohs(p->endpoint.in6.sin6_port));
-	else
-		wgx_fmt_endpoint(ep, sizeof(ep), 4, &p->endpoint.in4.sin_addr,
-				 ntohs(p->endpoint.in4.sin_port));
-	return json_string(ep);
+static void l_raw(struct line *l, const char *s, size_t n)
+{
+	if (l->n + n >= sizeof(l->b)) {
+		l->over = true;
+		return;
+	}
+	memcpy(l->b + l->n, s, n);
+	l->n += n;
+}
+
+static void l_key(struct line *l, const char *key)
+{
+	l_raw(l, l->n > 1 ? ",\"" : "\"", l->n > 1 ? 2 : 1);
+	l_raw(l, key, strlen(key));
+	l_raw(l, "\":", 2);
+}
+
+/* A JSON string: quotes and backslashes escaped, control and non-ASCII bytes as \u00XX. */
+static void l_str(struct line *l, const char *key, const char *v)
+{
+	char esc[8];
+	const unsigned char *c;
+
+	l_key(l, key);
+	if (!v) {
+		l_raw(l, "null", 4);
+		return;
+	}
+	l_raw(l, "\"", 1);
+	for (c = (const unsigned char *)v; *c; c++) {
+		if (*c == '"' || *c == '\\') {
+			esc[0] = '\\';
+			esc[1] = *c;
+			l_raw(l, esc, 2);
+		} else if (*c < 0x20 || *c >= 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *c);
+			l_raw(l, esc, 6);
+		} else {
+			l_raw(l, (const char *)c, 1);
+		}
+	}
+	l_raw(l, "\"", 1);
+}
+
+static void l_u64(struct line *l, const char *key, uint64_t v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+
+	l_key(l, key);
+	l_raw(l, num, n);
+}
+
+static void l_time(struct line *l, const char *key, uint64_t real_ns)
+{
+	char t[40];
+
+	wgx_fmt_time_ns(t, sizeof(t), real_ns);
+	l_str(l, key, t);
+}
+
+static void l_addr(struct line *l, const char *key, int family, const uint8_t *addr)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
+	l_str(l, key, ip);
+}
+
+/* One whole line into the batch (see emit). */
+static void emit_line(struct wgx_flowlog *fl, const char *s, size_t n)
+{
+	if (fl->buf_len + n + 2 > sizeof(fl->buf))
+		write_out(fl);
+	if (!fl->buf_len && fl->partial)
+		fl->buf[fl->buf_len++] = '\n';
+	if (fl->buf_len + n + 1 > sizeof(fl->buf)) {
+		fl->st.lost++;
+		fl->last_errno = EMSGSIZE;
+		return;
+	}
+	memcpy(fl->buf + fl->buf_len, s, n);
+	fl->buf_len += n;
+	fl->buf[fl->buf_len++] = '\n';
+	fl->buf_lines++;
 }
 
 /*
@@ -216,36 +296,55 @@ static json_t *endpoint_of(const struct wgx_flowlog *fl, const uint8_t key[32])
 static void emit_flow(struct wgx_flowlog *fl, const struct wgx_flow_rec *r,
 		      const struct tracked *d, uint64_t now_real, const char *end_reason)
 {
-	json_t *o = record(fl, end_reason ? "flow_end" : "flow", now_real);
-	char proto[16];
+	static const uint8_t zero[32];
+	const struct wgx_wg_peer *p = fl->dev ? wgx_wg_device_find(fl->dev, r->public_key) : NULL;
+	struct line l = { .b = "{", .n = 1 };
+	char proto[16], k64[45], ep[64];
 
-	set_user(o, r->user, r->public_key);
-	json_object_set_new(o, "user_id", json_integer(r->v.user_id));
-	set_addr(o, "tunnel_address", r->key.family, r->key.uaddr);
-	json_object_set_new(o, "peer_endpoint", endpoint_of(fl, r->public_key));
-	json_object_set_new(o, "direction", json_string(r->v.flags & WGX_FLOW_F_INBOUND ?
-							 "inbound" : "outbound"));
-	json_object_set_new(o, "family", json_string(r->key.family == 6 ? "ipv6" : "ipv4"));
-	json_object_set_new(o, "proto", json_string(wgx_proto_name(r->key.proto, proto,
-								     sizeof(proto))));
-	json_object_set_new(o, "user_port", json_integer(ntohs(r->key.uport)));
-	set_addr(o, "remote_address", r->key.family, r->key.raddr);
-	json_object_set_new(o, "remote_port", json_integer(ntohs(r->key.rport)));
-	json_object_set_new(o, "tx_packets", json_integer(d->pkts_out));
-	json_object_set_new(o, "tx_bytes", json_integer(d->bytes_out));
-	json_object_set_new(o, "rx_packets", json_integer(d->pkts_in));
-	json_object_set_new(o, "rx_bytes", json_integer(d->bytes_in));
+	l_time(&l, "time", now_real);
+	l_str(&l, "type", end_reason ? "flow_end" : "flow");
+	l_str(&l, "interface", fl->o.wg_ifname);
+	l_str(&l, "user", r->user[0] ? r->user : NULL);
+	if (memcmp(r->public_key, zero, 32))
+		wgx_key_to_base64(k64, r->public_key);
+	l_str(&l, "public_key", memcmp(r->public_key, zero, 32) ? k64 : NULL);
+	l_u64(&l, "user_id", r->v.user_id);
+	l_addr(&l, "tunnel_address", r->key.family, r->key.uaddr);
+	ep[0] = 0;
+	if (p && p->endpoint.sa.sa_family == AF_INET6)
+		wgx_fmt_endpoint(ep, sizeof(ep), 6, &p->endpoint.in6.sin6_addr,
+				 ntohs(p->endpoint.in6.sin6_port));
+	else if (p && p->endpoint.sa.sa_family == AF_INET)
+		wgx_fmt_endpoint(ep, sizeof(ep), 4, &p->endpoint.in4.sin_addr,
+				 ntohs(p->endpoint.in4.sin_port));
+	l_str(&l, "peer_endpoint", ep[0] ? ep : NULL);
+	l_str(&l, "direction", r->v.flags & WGX_FLOW_F_INBOUND ? "inbound" : "outbound");
+	l_str(&l, "family", r->key.family == 6 ? "ipv6" : "ipv4");
+	l_str(&l, "proto", wgx_proto_name(r->key.proto, proto, sizeof(proto)));
+	l_u64(&l, "user_port", ntohs(r->key.uport));
+	l_addr(&l, "remote_address", r->key.family, r->key.raddr);
+	l_u64(&l, "remote_port", ntohs(r->key.rport));
+	l_u64(&l, "tx_packets", d->pkts_out);
+	l_u64(&l, "tx_bytes", d->bytes_out);
+	l_u64(&l, "rx_packets", d->pkts_in);
+	l_u64(&l, "rx_bytes", d->bytes_in);
 	if (!end_reason) {
-		set_time(o, "interval_start", fl->interval_start_ns);
-		set_time(o, "interval_end", now_real);
+		l_time(&l, "interval_start", fl->interval_start_ns);
+		l_time(&l, "interval_end", now_real);
 	}
-	set_time(o, "flow_start", r->first_real_ns);
-	set_time(o, end_reason ? "flow_end" : "last_seen", r->last_real_ns);
+	l_time(&l, "flow_start", r->first_real_ns);
+	l_time(&l, end_reason ? "flow_end" : "last_seen", r->last_real_ns);
 	if (end_reason)
-		json_object_set_new(o, "end_reason", json_string(end_reason));
-	json_object_set_new(o, "group", r->group[0] ? json_string(r->group) : json_null());
-	json_object_set_new(o, "rule", json_integer(r->v.rule_idx));
-	emit(fl, o);
+		l_str(&l, "end_reason", end_reason);
+	l_str(&l, "group", r->group[0] ? r->group : NULL);
+	l_u64(&l, "rule", r->v.rule_idx);
+	l_raw(&l, "}", 1);
+	if (l.over) {
+		fl->st.lost++;
+		fl->last_errno = EMSGSIZE;
+		return;
+	}
+	emit_line(fl, l.b, l.n);
 }
 
 static int tracked_cmp(const struct tracked *a, const struct tracked *b)
