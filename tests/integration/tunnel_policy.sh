@@ -155,11 +155,24 @@ ctr() { wgx_json gw "' '.join(str(s['tunnel']['counters']['$1']['reasons'].get('
 read -r ip0 ib0 <<<"$(ctr ingress allowed)"
 read -r ep0 eb0 <<<"$(ctr egress reply)"
 tunlab_send_tcp 100000 || lab_fail "a tcp transfer of 100000 bytes to 10.91.1.10:9000"
-sleep 1
+# Both FINs must have crossed the tunnel (a loaded guest takes its time), then the last ACK:
+# wait for the flow to close and the counters to settle, not for a guessed time. A RST may
+# follow the FINs (a late segment to a socket already gone): "reset" is closed as well.
+tcp9000='f["proto"] == "tcp" and f["state"] in ("closed", "reset") and f["remote_end"] == "10.91.1.10:9000"'
+tcp_closed() { [ "$(flow_of "$tcp9000")" != "0 flows" ]; }
+lab_wait_until 60 tcp_closed || { wgx gw flows --user alice; lab_fail "the tcp flow to 10.91.1.10:9000 did not close within 60 s"; }
+settled() {
+	local a b
+	a="$(ctr ingress allowed) $(ctr egress reply)"
+	sleep 1
+	b="$(ctr ingress allowed) $(ctr egress reply)"
+	[ "$a" = "$b" ]
+}
+lab_wait_until 60 settled || lab_fail "the tunnel's counters kept moving after the transfer"
 read -r ip1 ib1 <<<"$(ctr ingress allowed)"
 read -r ep1 eb1 <<<"$(ctr egress reply)"
 expect_eq "tcp flow to 10.91.1.10:9000 = the tunnel's counters meanwhile" \
-	"$(flow_of 'f["proto"] == "tcp" and f["state"] == "closed" and f["remote_end"] == "10.91.1.10:9000"')" \
+	"$(flow_of "$tcp9000")" \
 	"$((ip1 - ip0)) $((ib1 - ib0)) $((ep1 - ep0)) $((eb1 - eb0))"
 wgx gw flows --user alice
 echo "tunnel_policy: all checks passed ($LAB_WG_IMPL WireGuard)"
