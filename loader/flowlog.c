@@ -117,7 +117,8 @@ static void write_out(struct wgx_flowlog *fl)
 			done--;		/* the newline that ended the cut line before */
 		fl->st.records += done;
 		fl->st.lost += fl->buf_lines - done;
-		fl->partial = n > 0 && fl->buf[n - 1] != '\n';
+		if (n > 0)	/* nothing written: a cut line before stays cut */
+			fl->partial = fl->buf[n - 1] != '\n';
 	}
 	fl->buf_len = 0;
 	fl->buf_lines = 0;
