@@ -124,30 +124,37 @@ static void write_out(struct wgx_flowlog *fl)
 	fl->buf_lines = 0;
 }
 
-/* One record into the buffer (takes o); a record that does not fit is lost, and counted. */
+/* One whole line into the batch; a line longer than the batch is lost, and counted. */
+static void emit_line(struct wgx_flowlog *fl, const char *s, size_t n)
+{
+	if (fl->buf_len + n + 2 > sizeof(fl->buf))
+		write_out(fl);
+	if (!fl->buf_len && fl->partial)
+		fl->buf[fl->buf_len++] = '\n';
+	if (fl->buf_len + n + 1 > sizeof(fl->buf)) {
+		fl->st.lost++;
+		fl->last_errno = EMSGSIZE;
+		return;
+	}
+	memcpy(fl->buf + fl->buf_len, s, n);
+	fl->buf_len += n;
+	fl->buf[fl->buf_len++] = '\n';
+	fl->buf_lines++;
+}
+
+/* One record (takes o). */
 static void emit(struct wgx_flowlog *fl, json_t *o)
 {
-	size_t need, room;
+	char *line = json_dumps(o, JSON_COMPACT);
 
-	for (;;) {
-		if (!fl->buf_len && fl->partial)
-			fl->buf[fl->buf_len++] = '\n';
-		room = sizeof(fl->buf) - fl->buf_len - 1;
-		need = json_dumpb(o, fl->buf + fl->buf_len, room, JSON_COMPACT);
-		if (need && need <= room) {
-			fl->buf_len += need;
-			fl->buf[fl->buf_len++] = '\n';
-			fl->buf_lines++;
-			break;
-		}
-		if (!need || fl->buf_len <= 1) {	/* cannot be written at all */
-			fl->st.lost++;
-			fl->last_errno = need ? EMSGSIZE : ENOMEM;
-			break;
-		}
-		write_out(fl);
-	}
 	json_decref(o);
+	if (!line) {
+		fl->st.lost++;
+		fl->last_errno = ENOMEM;
+		return;
+	}
+	emit_line(fl, line, strlen(line));
+	free(line);
 }
 
 static void flush(struct wgx_flowlog *fl)
@@ -195,7 +202,7 @@ static void set_addr(json_t *o, const char *name, int family, const uint8_t *add
 
 /*
  * Flow records are most of the log (one per flow per interval): they are written without
- * jansson, straight into a line, with the same fields and the same JSON a json_t would give.
+ * jansson, straight into a line, with the same fields (bytes outside printable ASCII as \u00XX).
  */
 struct line {
 	char b[2048];
@@ -270,24 +277,6 @@ static void l_addr(struct line *l, const char *key, int family, const uint8_t *a
 
 	inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
 	l_str(l, key, ip);
-}
-
-/* One whole line into the batch (see emit). */
-static void emit_line(struct wgx_flowlog *fl, const char *s, size_t n)
-{
-	if (fl->buf_len + n + 2 > sizeof(fl->buf))
-		write_out(fl);
-	if (!fl->buf_len && fl->partial)
-		fl->buf[fl->buf_len++] = '\n';
-	if (fl->buf_len + n + 1 > sizeof(fl->buf)) {
-		fl->st.lost++;
-		fl->last_errno = EMSGSIZE;
-		return;
-	}
-	memcpy(fl->buf + fl->buf_len, s, n);
-	fl->buf_len += n;
-	fl->buf[fl->buf_len++] = '\n';
-	fl->buf_lines++;
 }
 
 /*
