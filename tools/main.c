@@ -86,7 +86,9 @@ static const struct wgx_cmd cmds[] = {
 	  "  stopped): user, protocol, direction (out: the user opened it; in: an inbound rule\n"
 	  "  let it in), both ends, packets and bytes each way (L3: the IP packet as it crosses\n"
 	  "  the WireGuard interface), TCP state, last seen, and the group and rule that allowed\n"
-	  "  it. Flows past their idle timeout are left out unless --all.\n"
+	  "  it. Flows past their idle timeout are left out unless --all. Then, per user with an\n"
+	  "  overflow, the packets counted in no flow (over her --flow-quota, or the table full);\n"
+	  "  --json: each user's totals, overflow, flow entries and quota under \"users\".\n"
 	  "  --user NAME  only that user's flows\n" },
 	{ "top", cmd_top, "a live view of the tunnel: users by rate, their flows, denies",
 	  "wgxdp top [--interval SEC] [--sort rate|flows|denies|name] [--filter TEXT]\n"
