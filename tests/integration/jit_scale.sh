@@ -105,26 +105,37 @@ echo "$N clients created in $((SECONDS - t0)) s"
 
 wgx_daemon gw --wg "$GW" --policy "$LAB_TMP/policy.json" --rate 10000
 
-# Every client must get in: its one echo request answered. How long that takes is the
-# machine's business (under the VM's emulation 200 handshakes at once take far longer than the
-# 5 s before a client's retry), so the bound is generous; how many made their first attempt's
-# window, and how many initiations it took, is reported.
-WAIT=${PING_WAIT:-120}
+# Every client must get in: a peer installed, a handshake completed and an echo answered
+# through the tunnel. How long that takes is the machine's business (under the VM's emulation
+# 200 handshakes at once take far longer than the 5 s before a client's retry); how many made
+# their first attempt's window, and how many initiations it took, is reported. One echo request
+# each: WireGuard stages it until its handshake completes and drops it if that takes more than
+# 90 s (REKEY_ATTEMPT_TIME), so the wait is 90 s. An echo request or reply can also be lost on
+# the way (200 at once through veth queues under emulation, a packet ICMP never resends): a
+# client whose echo went unanswered but whose handshake completed asks again, up to three
+# times, and is reported. A client with no handshake at all is the product's fault, and fails.
+WAIT=${PING_WAIT:-90}
 init0=$(wgx_ctr gw gwu initiation)
 echo "all $N clients ping at once (one echo request each, answered within $WAIT s)"
 start=$(date +%s%N)
-# shellcheck disable=SC2016
-lab_nsenter cl bash -c '
-	for ((i = 1; i <= $1; i++)); do
-		{ ping -c 1 -W "$2" -I "$3c$i" 100.64.0.1 >"$4/p$i" 2>&1; echo $? >"$4/rc$i"; } &
-	done
-	wait' - "$N" "$WAIT" "$LAB_ID" "$C"
+pings() {	# pings WAIT TRIES CLIENT...: in parallel, each client until answered or TRIES asked
+	# shellcheck disable=SC2016
+	lab_nsenter cl bash -c '
+		w=$1 n=$2 id=$3 d=$4; shift 4
+		for i in "$@"; do
+			{ for ((t = 1; t <= n; t++)); do
+				ping -c 1 -W "$w" -I "${id}c$i" 100.64.0.1 >"$d/p$i" 2>&1 && break
+			done; echo $? >"$d/rc$i"; } &
+		done
+		wait' - "$1" "$2" "$LAB_ID" "$C" "${@:3}"
+}
+mapfile -t all < <(seq 1 "$N")
+pings "$WAIT" 1 "${all[@]}"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-fail=0 first=0
+first=0 late=()
 for ((i = 1; i <= N; i++)); do
 	if [ "$(cat "$C/rc$i" 2>/dev/null)" != 0 ]; then
-		fail=$((fail + 1))
-		[ "$fail" -le 10 ] && echo "client $i: $(tr '\n' ' ' <"$C/p$i")"
+		late+=("$i")
 		continue
 	fi
 	t=$(sed -n 's/.*time=\([0-9]*\).*/\1/p' "$C/p$i")
@@ -134,7 +145,31 @@ inits=$(( $(wgx_ctr gw gwu initiation) - init0 ))
 echo "$first of $N answered within the first attempt's window (5 s); $inits initiations for $N clients"
 peers=$(lab_nsenter gw wg show "$GW" peers | wc -l)
 wgx gw peers --json | python3 -c 'import json,sys; print("daemon:", json.load(sys.stdin)["daemon"])'
-echo "$((N - fail)) of $N first pings answered, $peers peers installed, all done in $ms ms"
-[ "$fail" = 0 ] || lab_fail "$fail clients did not get in within $WAIT s"
+echo "$((N - ${#late[@]})) of $N first echo requests answered, $peers peers installed, all done in $ms ms"
+# A client's state: its handshake (0: never), what it sent and received, and the gateway's view
+# of its key.
+client_state() {
+	local i=$1 hs tx
+	hs=$(lab_nsenter cl wg show "$(ifn "$i")" latest-handshakes | awk '{print $2}')
+	tx=$(lab_nsenter cl wg show "$(ifn "$i")" transfer | awk '{print "rx " $2 " tx " $3}')
+	echo "client $i: handshake ${hs:-none}, $tx; gateway: $(lab_nsenter gw wg show "$GW" dump | awk -v k="${pubs[i - 1]}" '$1 == k {print "endpoint " $3 ", handshake " $5 ", rx " $6 " tx " $7; f = 1} END {if (!f) print "no peer"}')"
+}
+nohs=0
+for i in "${late[@]}"; do
+	echo "client $i unanswered: $(tr '\n' ' ' <"$C/p$i")"
+	client_state "$i"
+	[ "$(lab_nsenter cl wg show "$(ifn "$i")" latest-handshakes | awk '{print $2}')" != 0 ] || nohs=$((nohs + 1))
+done
+[ "$nohs" = 0 ] || lab_fail "$nohs clients had no handshake within $WAIT s of their first packet"
+if [ "${#late[@]}" -gt 0 ]; then
+	pings 10 3 "${late[@]}"
+	fail=0
+	for i in "${late[@]}"; do
+		[ "$(cat "$C/rc$i")" = 0 ] && continue
+		fail=$((fail + 1)); client_state "$i"
+	done
+	echo "${#late[@]} echo requests lost after a completed handshake; $((${#late[@]} - fail)) of them answered when asked again"
+	[ "$fail" = 0 ] || lab_fail "$fail clients with a handshake got no echo through in three more tries"
+fi
 expect_eq "peers installed" "$peers" "$N"
 echo "jit_scale: all checks passed ($LAB_WG_IMPL WireGuard, $N clients)"
