@@ -97,10 +97,23 @@ static __always_inline bool flow_current(const struct wgx_flow *f, const struct 
 	return f->policy_id == u->policy_id && f->user_id == u->user_id;
 }
 
+/*
+ * f if it is u's flow. Else it was the flow of the user who held u's address before: it ended
+ * there (revoked; the daemon reports and removes it) and is nobody's now: NULL.
+ */
+static __always_inline struct wgx_flow *flow_mine(struct wgx_flow *f, const struct wgx_tun_user *u)
+{
+	if (!f || f->user_id == u->user_id)
+		return f;
+	if (!(f->flags & WGX_FLOW_F_REVOKED))
+		__sync_fetch_and_or(&f->flags, WGX_FLOW_F_REVOKED);
+	return NULL;
+}
+
+/* The rule that admits u's flow f now (its user never changes). */
 static __always_inline void flow_stamp(struct wgx_flow *f, const struct wgx_tun_user *u,
 				       const struct wgx_tun_rule *r)
 {
-	f->user_id = u->user_id;
 	f->policy_id = u->policy_id;
 	f->group_id = r->group_id;
 	f->rule_idx = r->rule_idx;
@@ -120,6 +133,8 @@ static __always_inline bool flow_rejudge(const struct wgx_flow_key *k, struct wg
 	struct wgx_tun_rule r = {};	/* written by a global function: initialised for 6.1 */
 	__u16 port = 0;
 
+	if (!flow_mine(f, u))
+		return false;
 	switch (k->proto) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
@@ -218,7 +233,7 @@ static __always_inline void acct_count(__u32 user_id, bool from_user, __u32 len,
 }
 
 static __always_inline void flow_started(const struct wgx_flow_key *k, const struct wgx_flow *f,
-					 __u32 len, struct wgx_tun_acct *a)
+					 __u64 now, __u32 len, struct wgx_tun_acct *a)
 {
 	struct wgx_flow_event *ev = bpf_ringbuf_reserve(&wgx_tun_fevents, sizeof(*ev), 0);
 
@@ -227,7 +242,7 @@ static __always_inline void flow_started(const struct wgx_flow_key *k, const str
 			__sync_fetch_and_add(&a->starts_lost, 1);
 		return;
 	}
-	ev->ts_ns = f->first_ns;
+	ev->ts_ns = now;
 	__builtin_memcpy(&ev->key, k, sizeof(*k));
 	ev->user_id = f->user_id;
 	ev->flags = f->flags;
@@ -238,9 +253,45 @@ static __always_inline void flow_started(const struct wgx_flow_key *k, const str
 }
 
 /*
- * A new flow, or a new life for an ended one under the same key. true: the packet is counted
- * in the flow. false: no entry for it (the user is at her quota, or the table is full); the
- * caller counts the packet in her overflow record.
+ * Takes one of the user's entries against her quota (and, for a flow the remote side opened,
+ * against the part of it such flows may hold): the counts go up first and come back down if
+ * that was over, so CPUs making flows at once never take more than the quota between them.
+ */
+static __always_inline bool quota_take(struct wgx_tun_acct *a, const struct wgx_tun_cfg *cfg,
+				       __u32 user_id, bool inbound)
+{
+	struct wgx_tun_fgone *gone = bpf_map_lookup_elem(&wgx_tun_fgone, &user_id);
+	__u64 quota = cfg->flow_quota ?: WGX_TUN_FLOW_QUOTA;
+	__u64 held;
+
+	held = __sync_fetch_and_add(&a->flows, 1) - (gone ? gone->flows : 0);
+	if ((__s64)held >= (__s64)quota) {
+		__sync_fetch_and_add(&a->flows, -1);
+		return false;
+	}
+	if (!inbound)
+		return true;
+	held = __sync_fetch_and_add(&a->flows_in, 1) - (gone ? gone->flows_in : 0);
+	if ((__s64)held >= (__s64)wgx_flow_quota_in(quota)) {
+		__sync_fetch_and_add(&a->flows_in, -1);
+		__sync_fetch_and_add(&a->flows, -1);
+		return false;
+	}
+	return true;
+}
+
+static __always_inline void quota_give_back(struct wgx_tun_acct *a, bool inbound)
+{
+	__sync_fetch_and_add(&a->flows, -1);
+	if (inbound)
+		__sync_fetch_and_add(&a->flows_in, -1);
+}
+
+/*
+ * A new flow, or her own ended entry under the same key revived. true: the packet is counted
+ * in the flow. false: no entry for it (the user is at her quota, the table is full, or the key
+ * holds an entry not hers to take until the daemon removes it); the caller counts the packet in
+ * her overflow record.
  */
 static __always_inline bool flow_create(const struct wgx_flow_key *k,
 					const struct wgx_tun_cfg *cfg, __u64 now, __u32 len,
@@ -256,11 +307,33 @@ static __always_inline bool flow_create(const struct wgx_flow_key *k,
 		.group_id = r->group_id,
 		.rule_idx = r->rule_idx,
 	};
+	bool inbound = fl & WGX_FLOW_F_INBOUND;
 	struct wgx_flow *old, *raced;
-	struct wgx_tun_acct *a, *oa;
-	__u32 old_user = WGX_USER_NONE;
-	__u64 *gone, quota;
+	struct wgx_tun_acct *a;
 
+	a = acct_of(u->user_id);
+	old = bpf_map_lookup_elem(&wgx_flows, k);
+	if (old) {
+		/*
+		 * Her own, opened the same way: it lives again, its counts going on (the daemon
+		 * reports what it has not yet). Another user's (ended when her address passed
+		 * on), or hers opened the other way: left for the daemon to report and remove.
+		 */
+		if (old->user_id != u->user_id ||
+		    (old->flags & WGX_FLOW_F_INBOUND) != (fl & WGX_FLOW_F_INBOUND))
+			goto refused;
+		old->policy_id = u->policy_id;
+		old->group_id = r->group_id;
+		old->rule_idx = r->rule_idx;
+		old->flags = fl;
+		flow_touch(old, now, len, from_user, 0);
+		flow_started(k, old, now, len, a);
+		return true;
+	}
+	if (!a)
+		return false;
+	if (!quota_take(a, cfg, u->user_id, inbound))
+		goto refused;
 	if (from_user) {
 		f.pkts_out = 1;
 		f.bytes_out = len;
@@ -268,47 +341,22 @@ static __always_inline bool flow_create(const struct wgx_flow_key *k,
 		f.pkts_in = 1;
 		f.bytes_in = len;
 	}
-	a = acct_of(u->user_id);
-	old = bpf_map_lookup_elem(&wgx_flows, k);
-	if (old) {
-		old_user = old->user_id;
-		/* her own ended entry: a new life, already in her count */
-		if (old_user == u->user_id &&
-		    !bpf_map_update_elem(&wgx_flows, k, &f, BPF_EXIST)) {
-			flow_started(k, &f, len, a);
-			return true;
-		}
-	}
-	if (!a)
-		return false;
-	gone = bpf_map_lookup_elem(&wgx_tun_fgone, &u->user_id);
-	quota = cfg->flow_quota ?: WGX_TUN_FLOW_QUOTA;
-	if ((__s64)(a->flows - (gone ? *gone : 0)) >= (__s64)quota) {
-		__sync_fetch_and_add(&a->refused, 1);
-		return false;
-	}
-	if (old && old_user != u->user_id) {
-		/* another user's ended entry (her address passed to this user): now this one's */
-		if (bpf_map_update_elem(&wgx_flows, k, &f, BPF_EXIST)) {
-			__sync_fetch_and_add(&a->refused, 1);
-			return false;
-		}
-		oa = bpf_map_lookup_elem(&wgx_tun_acct, &old_user);
-		if (oa)
-			__sync_fetch_and_add(&oa->flows, -1);
-	} else if (bpf_map_update_elem(&wgx_flows, k, &f, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(&wgx_flows, k, &f, BPF_NOEXIST)) {
+		quota_give_back(a, inbound);
 		/* made by another CPU at the same moment: count the packet there */
 		raced = bpf_map_lookup_elem(&wgx_flows, k);
 		if (raced && raced->user_id == u->user_id) {
 			flow_touch(raced, now, len, from_user, fl);
 			return true;
 		}
-		__sync_fetch_and_add(&a->refused, 1);	/* the table is full */
-		return false;
+		goto refused;	/* the table is full */
 	}
-	__sync_fetch_and_add(&a->flows, 1);
-	flow_started(k, &f, len, a);
+	flow_started(k, &f, now, len, a);
 	return true;
+refused:
+	if (a)
+		__sync_fetch_and_add(&a->refused, 1);
+	return false;
 }
 
 #endif /* WGXDP_BPF_FLOW_H */

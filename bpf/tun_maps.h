@@ -150,7 +150,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, WGX_TUN_MAX_USERS);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct wgx_tun_fgone);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } wgx_tun_fgone SEC(".maps");
 

@@ -150,7 +150,7 @@ static __always_inline __u32 tun_ingress(const struct tun_pkt *p, const struct w
 		}
 	} else {
 		flow_key_of(&k, p, true);
-		f = flow_lookup(&k, cfg, now);
+		f = flow_mine(flow_lookup(&k, cfg, now), &u);
 	}
 	/* the user's side of a flow an inbound rule let in (and still lets in) */
 	if (f && (f->flags & WGX_FLOW_F_INBOUND)) {

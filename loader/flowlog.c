@@ -516,7 +516,7 @@ static int on_deny(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* A "flow_start" record: the kernel's event for a new flow (or a new life of an entry). */
+/* A "flow_start" record: the kernel's event for a new flow (or an ended entry revived). */
 static int on_fstart(void *ctx, void *data, size_t len)
 {
 	struct wgx_flowlog *fl = ctx;

@@ -315,27 +315,31 @@ int wgx_flows_reap(const char *pin_dir, struct wgx_flows *f)
 	}
 	for (i = 0; i < f->nr; i++) {
 		struct wgx_flow_rec *r = &f->recs[i];
+		struct wgx_tun_fgone gone = {};
 		struct wgx_flow v;
-		uint64_t gone = 0;
 
 		if (r->live || r->reaped)
 			continue;
 		/* the last counts and the removal in one step: a packet is in v or in a new entry */
 		if (bpf_map_lookup_and_delete_elem(fd, &r->key, &v))
 			continue;	/* gone already (another daemon) */
-		if (wgx_flow_live(&f->cfg, r->key.proto, &v, now)) {
-			/* a new life began since the read: the entry stays the user's */
-			bpf_map_update_elem(fd, &r->key, &v, BPF_NOEXIST);
-			r->v = v;
-			r->live = true;
-			r->last_real_ns = wgx_mono_to_real_ns(v.last_ns);
-			continue;
-		}
 		r->v = v;
 		r->last_real_ns = wgx_mono_to_real_ns(v.last_ns);
+		/*
+		 * Revived since the read: put back, the flow goes on. Unless a packet made a new
+		 * entry in between (then v is final like any removed entry, and the new one is
+		 * another flow, counted against the quota on its own).
+		 */
+		if (wgx_flow_live(&f->cfg, r->key.proto, &v, now) &&
+		    !bpf_map_update_elem(fd, &r->key, &v, BPF_NOEXIST)) {
+			r->live = true;
+			continue;
+		}
 		r->reaped = true;
 		bpf_map_lookup_elem(gone_fd, &v.user_id, &gone);
-		gone++;
+		gone.flows++;
+		if (v.flags & WGX_FLOW_F_INBOUND)
+			gone.flows_in++;
 		bpf_map_update_elem(gone_fd, &v.user_id, &gone, BPF_ANY);
 		n++;
 	}
@@ -395,14 +399,17 @@ int wgx_flows_accounts(const char *pin_dir, struct wgx_acct_rec **out, size_t *n
 	if (cfg_fd >= 0)
 		bpf_map_lookup_elem(cfg_fd, &zero, &cfg);
 	for (i = 0; i < n; i++) {
-		uint64_t gone = 0;
+		struct wgx_tun_fgone gone = {};
 
 		recs[i].user_id = ids[i];
 		recs[i].a = vals[i];
 		if (gone_fd >= 0)
 			bpf_map_lookup_elem(gone_fd, &ids[i], &gone);
-		recs[i].entries = vals[i].flows > gone ? vals[i].flows - gone : 0;
+		recs[i].entries = vals[i].flows > gone.flows ? vals[i].flows - gone.flows : 0;
+		recs[i].entries_in = vals[i].flows_in > gone.flows_in ?
+					     vals[i].flows_in - gone.flows_in : 0;
 		recs[i].quota = cfg.flow_quota ?: WGX_TUN_FLOW_QUOTA;
+		recs[i].quota_in = wgx_flow_quota_in(recs[i].quota);
 		if (names_fd >= 0 && !bpf_map_lookup_elem(names_fd, &ids[i], &nm)) {
 			memcpy(recs[i].user, nm.user, sizeof(recs[i].user) - 1);
 			memcpy(recs[i].public_key, nm.public_key, 32);

@@ -43,8 +43,9 @@ void wgx_flows_free(struct wgx_flows *f);
 
 /*
  * Remove the ended flows of f from the table (the kernel never does): each is read and
- * deleted in one step, so its record in f gets its final counts (reaped); one that began a new
- * life since the read stays (live again). The user's count of removed entries (wgx_tun_fgone)
+ * deleted in one step, so its record in f gets its final counts (reaped); one revived since
+ * the read is put back (live again) unless a packet made a new entry under its key meanwhile
+ * (then it is removed like the others). The user's count of removed entries (wgx_tun_fgone)
  * goes up, which frees her quota. The number removed, or -errno.
  */
 int wgx_flows_reap(const char *pin_dir, struct wgx_flows *f);
@@ -58,7 +59,9 @@ struct wgx_acct_rec {
 	uint8_t public_key[32];
 	struct wgx_tun_acct a;
 	uint64_t entries;		/* flow entries she holds now */
+	uint64_t entries_in;		/* ... of them, opened by the remote side */
 	uint32_t quota;
+	uint32_t quota_in;		/* what those may hold */
 };
 
 /* Every user's account, sorted by user id (free *out). 0, -ENOENT, -errno. */

@@ -346,6 +346,12 @@ _Static_assert(sizeof(struct wgx_tun_cfg) == 40, "wgx_tun_cfg layout");
 #define WGX_TUN_ICMP_TIMEOUT_S	30
 #define WGX_TUN_FLOW_QUOTA	4096	/* flow entries per user */
 
+/* Of a user's flow quota, what the flows the remote side opened may hold: half, at least 1. */
+static inline __u64 wgx_flow_quota_in(__u64 quota)
+{
+	return quota / 2 ?: 1;
+}
+
 /*
  * wgx_tun_ifaces (HASH, key __u32 ifindex): the WireGuard interfaces `wgxdp attach --wg`
  * attached the tunnel programs to, for status, re-attach and detach. Written by userspace only.
@@ -374,10 +380,15 @@ _Static_assert(sizeof(struct wgx_tun_iface) == 40, "wgx_tun_iface layout");
  *
  * The kernel never deletes an entry: a flow past its idle timeout (or revoked by a policy
  * change) stays until the daemon has read its last counts and removed it (lookup and delete
- * in one step, so nothing counted in between is lost), and a user's new flow under the key of
- * her own ended one starts a new life in the entry. Each user may hold flow_quota entries
- * (wgx_tun_cfg); a flow that cannot get an entry (over the quota, or the table full) still
- * passes where its rule allows it, and its packets are counted in the user's overflow record
+ * in one step, so nothing counted in between is lost). An entry belongs to one user for its
+ * whole life (user_id never changes) and its counts only grow: a user's new flow under the key
+ * of her own ended entry opened the same way (by her, or by the remote side) revives it, the
+ * counts going on from where they were; a flow under the key of another user's entry (her
+ * address passed to this user) or of one opened the other way gets no entry until the daemon
+ * has removed that one. Each user may hold flow_quota entries (wgx_tun_cfg), and of them at
+ * most half opened by the remote side (an inbound rule: a host outside cannot fill her quota
+ * for her); a flow that cannot get an entry (over the quota, or the table full) still passes
+ * where its rule allows it, and its packets are counted in the user's overflow record
  * (wgx_tun_acct). A reply to it finds no flow: over her quota a user's new connections wait
  * for her old flows to end.
  */
@@ -399,16 +410,17 @@ _Static_assert(sizeof(struct wgx_flow_key) == 40, "wgx_flow_key layout");
 #define WGX_FLOW_F_REVOKED	(1u << 4)	/* judged again, no longer admitted: ended */
 
 /*
- * user_id and policy_id: the user who held the flow's user address and her policy id
- * (wgx_tun_user) when the flow was last judged. Every apply gives every user a new policy id
- * (the generation is in its high 16 bits), and a single-user update that changes her groups
- * gives her another one (never a new generation: comparing wgx_tun_cfg.generation would miss
- * it); the tries of a policy id never change. So a packet whose user entry holds the same
+ * user_id: the user whose flow it is; an address passed to another user ends her flows under
+ * it (revoked) and the new holder's wait for the daemon to remove them. policy_id: her policy
+ * id (wgx_tun_user) when the flow was last judged. Every apply gives every user a new policy
+ * id (the generation is in its high 16 bits), and a single-user update that changes her
+ * groups gives her another one (never a new generation: comparing wgx_tun_cfg.generation would
+ * miss it); the tries of a policy id never change. So a packet whose user entry holds the same
  * pair, compared on the fast path, is judged by the rules that admitted its flow; another
- * pair has the flow judged again from its key against the rules in force: re-stamped if they
- * still admit it, removed if not (the packet is then judged as one without a flow). Policy
- * ids come back after 65,535 applies: a flow idle through that many has expired unless they
- * came faster than 8 a second (TCP's 7440 s).
+ * policy id has the flow judged again from its key against the rules in force: re-stamped if
+ * they still admit it, ended (revoked) if not (the packet is then judged as one without a
+ * flow). Policy ids come back after 65,535 applies: a flow idle through that many has expired
+ * unless they came faster than 8 a second (TCP's 7440 s).
  */
 struct wgx_flow {
 	__u64 first_ns;		/* bpf_ktime_get_ns() */
@@ -474,19 +486,23 @@ struct wgx_tun_acct {
 	__u64 ovf_bytes_out;
 	__u64 ovf_pkts_in;
 	__u64 ovf_bytes_in;
-	__u64 flows;		/* flow entries made for the user (an entry passed to another
-				 * user leaves her count) */
+	__u64 flows;		/* flow entries made for the user */
 	__u64 refused;		/* flows that got no entry: over the quota or the table full */
 	__u64 starts_lost;	/* flow-start events not sent: the ring buffer was full */
-	__u64 pad;
+	__u64 flows_in;		/* ... of the entries, those the remote side opened (INBOUND) */
 };
 _Static_assert(sizeof(struct wgx_tun_acct) == 96, "wgx_tun_acct layout");
 
 /*
- * wgx_tun_fgone (HASH, key __u32 user_id, value __u64): the user's flow entries the daemon
- * removed. Written by the daemon only (the kernel adds to wgx_tun_acct.flows, userspace here:
- * neither overwrites the other's count).
+ * wgx_tun_fgone (HASH, key __u32 user_id): the user's flow entries the daemon removed.
+ * Written by the daemon only (the kernel adds to wgx_tun_acct.flows, userspace here: neither
+ * overwrites the other's count). An entry's INBOUND flag never changes, so flows_in here and
+ * in wgx_tun_acct count the same entries.
  */
+struct wgx_tun_fgone {
+	__u64 flows;
+	__u64 flows_in;		/* ... of them, those the remote side opened */
+};
 
 /*
  * wgx_tun_fevents (RINGBUF): one record per new flow (or new life of an entry). Not rate

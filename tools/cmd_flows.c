@@ -52,7 +52,8 @@ static json_t *acct_json(const struct wgx_acct_rec *r)
 
 	if (memcmp(r->public_key, zero, 32))
 		wgx_key_to_base64(key64, r->public_key);
-	return json_pack("{s:s?,s:s?,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:I}",
+	return json_pack("{s:s?,s:s?,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:I,s:I,"
+			 "s:I}",
 			 "user", r->user[0] ? r->user : NULL,
 			 "public_key", key64[0] ? key64 : NULL, "user_id", (json_int_t)r->user_id,
 			 "tx_packets", (json_int_t)r->a.pkts_out,
@@ -64,6 +65,8 @@ static json_t *acct_json(const struct wgx_acct_rec *r)
 			 "rx_bytes", (json_int_t)r->a.ovf_bytes_in,
 			 "flows_refused", (json_int_t)r->a.refused,
 			 "flow_entries", (json_int_t)r->entries, "flow_quota", (json_int_t)r->quota,
+			 "inbound_flow_entries", (json_int_t)r->entries_in,
+			 "inbound_flow_quota", (json_int_t)r->quota_in,
 			 "flow_starts_lost", (json_int_t)r->a.starts_lost);
 }
 

@@ -1408,6 +1408,15 @@ static void set_quota(struct tenv *e, __u32 quota)
 	}
 }
 
+/* The daemon's count of user's removed entries (wgx_tun_fgone). */
+static void reaped(struct tenv *e, __u32 user, __u64 flows, __u64 flows_in)
+{
+	struct wgx_tun_fgone g = { flows, flows_in };
+
+	ASSERT_OK(bpf_map_update_elem(mfd(e->skel->maps.wgx_tun_fgone), &user, &g, BPF_ANY),
+		  "fgone");
+}
+
 static void a_udp(struct pkt *p, uint16_t sport, bool reply, int payload)
 {
 	static const char junk[64] = "0123456789012345678901234567890123456789";
@@ -1422,13 +1431,13 @@ static void a_udp(struct pkt *p, uint16_t sport, bool reply, int payload)
 void test_tunnel_accounting(void)
 {
 	struct wgx_flow_key k;
-	struct wgx_flow f, gone = {};
+	struct wgx_flow f, f0 = {}, gone = {};
 	struct wgx_tun_acct a;
 	struct fev_ctx fc = {};
 	struct ring_buffer *frb;
 	struct tenv e;
 	struct pkt p;
-	__u64 one = 1, len0 = 0;
+	__u64 len0 = 0;
 	int i, j;
 
 	tenv_max_flows = 0;
@@ -1501,8 +1510,7 @@ void test_tunnel_accounting(void)
 		gone.pkts_in += f.pkts_in;
 		gone.bytes_in += f.bytes_in;
 	}
-	ASSERT_OK(bpf_map_update_elem(mfd(e.skel->maps.wgx_tun_fgone), &(__u32){ USER_A }, &one,
-				      BPF_ANY), "fgone");
+	reaped(&e, USER_A, 1, 0);
 	a_udp(&p, 42004, false, 3);
 	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
 	key4(&k, P_UDP, A4, 42004, ANY4, 9999);
@@ -1514,13 +1522,10 @@ void test_tunnel_accounting(void)
 	ASSERT_EQ(a.ovf_pkts_out, 5, "at the quota again: the next one overflows");
 	check_sums(&e, USER_A, &gone);
 
-	test_case = "an ended flow of her own starts a new life in its entry";
+	test_case = "an ended flow of her own revives, its counts going on";
 	key4(&k, P_UDP, A4, 42000, ANY4, 9999);
 	if (get_flow(&e, &k, &f)) {
-		gone.pkts_out += f.pkts_out;	/* the daemon reported the old life */
-		gone.bytes_out += f.bytes_out;
-		gone.pkts_in += f.pkts_in;
-		gone.bytes_in += f.bytes_in;
+		f0 = f;
 		f.flags |= WGX_FLOW_F_REVOKED;
 		ASSERT_OK(bpf_map_update_elem(mfd(e.skel->maps.wgx_flows), &k, &f, BPF_EXIST),
 			  "end it");
@@ -1528,11 +1533,66 @@ void test_tunnel_accounting(void)
 	a_udp(&p, 42000, false, 7);
 	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
 	if (get_flow(&e, &k, &f)) {
-		ASSERT_EQ(f.pkts_out, 1, "the new life counts from its first packet");
+		ASSERT_EQ(f.pkts_out, f0.pkts_out + 1, "the counts go on from where they were");
+		ASSERT_EQ(f.first_ns, f0.first_ns, "the same entry");
 		ASSERT_EQ(f.flags & WGX_FLOW_F_REVOKED, 0, "and is live");
 	}
 	a = read_acct(&e, USER_A);
-	ASSERT_EQ(a.ovf_pkts_out, 5, "a new life needs no new entry: not over the quota");
+	ASSERT_EQ(a.ovf_pkts_out, 5, "a revived entry needs no new entry: not over the quota");
+	check_sums(&e, USER_A, &gone);
+
+	test_case = "her address passes to another user: her flow ends there, counted as hers";
+	add_user(&e, 4, A4, 32, USER_B, POL_A);
+	a_udp(&p, 42002, false, 9);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_B);
+	key4(&k, P_UDP, A4, 42002, ANY4, 9999);
+	if (get_flow(&e, &k, &f)) {
+		ASSERT_EQ(f.user_id, USER_A, "the entry stays hers");
+		ASSERT_EQ(f.pkts_out, 2, "with her packets only");
+		ASSERT_TRUE(f.flags & WGX_FLOW_F_REVOKED, "ended");
+	}
+	a = read_acct(&e, USER_B);
+	ASSERT_EQ(a.ovf_pkts_out, 1, "the new holder's packet: in his overflow");
+	a_udp(&p, 42002, true, 9);
+	send_pkt(&e, &p, EG, WGX_TR_UNSOLICITED, USER_B);
+	check_sums(&e, USER_A, &gone);
+	check_sums(&e, USER_B, &(struct wgx_flow){});
+
+	test_case = "... until the daemon has removed it; then his own flow";
+	if (ASSERT_OK(bpf_map_lookup_and_delete_elem(mfd(e.skel->maps.wgx_flows), &k, &f) ?
+		      -errno : 0, "lookup and delete")) {
+		gone.pkts_out += f.pkts_out;
+		gone.bytes_out += f.bytes_out;
+		gone.pkts_in += f.pkts_in;
+		gone.bytes_in += f.bytes_in;
+	}
+	reaped(&e, USER_A, 2, 0);
+	a_udp(&p, 42002, false, 9);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_B);
+	if (get_flow(&e, &k, &f)) {
+		ASSERT_EQ(f.user_id, USER_B, "his entry");
+		ASSERT_EQ(f.pkts_out, 1, "from his first packet");
+	}
+	a_udp(&p, 42002, true, 9);
+	send_pkt(&e, &p, EG, WGX_TR_REPLY, USER_B);
+	check_sums(&e, USER_A, &gone);
+	check_sums(&e, USER_B, &(struct wgx_flow){});
+	add_user(&e, 4, A4, 32, USER_A, POL_A);
+
+	test_case = "flows the remote side opens hold at most half her quota";
+	set_quota(&e, 8);	/* she holds 2 of her own */
+	for (i = 0; i < 6; i++) {
+		tcp4(&p, INB4, 50100 + i, A4, 22);
+		pkt_tcp_flags(&p, TCP_SYN);
+		send_pkt(&e, &p, EG, WGX_TR_INBOUND, USER_A);
+	}
+	a = read_acct(&e, USER_A);
+	ASSERT_EQ(a.flows_in, 4, "inbound entries: half of 8");
+	ASSERT_EQ(a.ovf_pkts_in, 2, "the rest passed, in her overflow");
+	a_udp(&p, 42005, false, 1);
+	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
+	a = read_acct(&e, USER_A);
+	ASSERT_EQ(a.ovf_pkts_out, 5, "her own next flow still gets an entry");
 	check_sums(&e, USER_A, &gone);
 	ring_buffer__free(frb);
 	frb = NULL;
