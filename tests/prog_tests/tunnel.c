@@ -1417,6 +1417,20 @@ static void reaped(struct tenv *e, __u32 user, __u64 flows, __u64 flows_in)
 		  "fgone");
 }
 
+/* The daemon removes flow k, its counts added to gone. */
+static void reap(struct tenv *e, const struct wgx_flow_key *k, struct wgx_flow *gone)
+{
+	struct wgx_flow f;
+
+	if (!ASSERT_OK(bpf_map_lookup_and_delete_elem(mfd(e->skel->maps.wgx_flows), k, &f) ?
+		       -errno : 0, "lookup and delete"))
+		return;
+	gone->pkts_out += f.pkts_out;
+	gone->bytes_out += f.bytes_out;
+	gone->pkts_in += f.pkts_in;
+	gone->bytes_in += f.bytes_in;
+}
+
 static void a_udp(struct pkt *p, uint16_t sport, bool reply, int payload)
 {
 	static const char junk[64] = "0123456789012345678901234567890123456789";
@@ -1503,13 +1517,7 @@ void test_tunnel_accounting(void)
 
 	test_case = "the daemon removes an ended flow: the user may open another";
 	key4(&k, P_UDP, A4, 42001, ANY4, 9999);
-	if (ASSERT_OK(bpf_map_lookup_and_delete_elem(mfd(e.skel->maps.wgx_flows), &k, &f) ?
-		      -errno : 0, "lookup and delete")) {
-		gone.pkts_out += f.pkts_out;
-		gone.bytes_out += f.bytes_out;
-		gone.pkts_in += f.pkts_in;
-		gone.bytes_in += f.bytes_in;
-	}
+	reap(&e, &k, &gone);
 	reaped(&e, USER_A, 1, 0);
 	a_udp(&p, 42004, false, 3);
 	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_A);
@@ -1559,13 +1567,7 @@ void test_tunnel_accounting(void)
 	check_sums(&e, USER_B, &(struct wgx_flow){});
 
 	test_case = "... until the daemon has removed it; then his own flow";
-	if (ASSERT_OK(bpf_map_lookup_and_delete_elem(mfd(e.skel->maps.wgx_flows), &k, &f) ?
-		      -errno : 0, "lookup and delete")) {
-		gone.pkts_out += f.pkts_out;
-		gone.bytes_out += f.bytes_out;
-		gone.pkts_in += f.pkts_in;
-		gone.bytes_in += f.bytes_in;
-	}
+	reap(&e, &k, &gone);
 	reaped(&e, USER_A, 2, 0);
 	a_udp(&p, 42002, false, 9);
 	send_pkt(&e, &p, IN, WGX_TR_ALLOWED, USER_B);
