@@ -1368,7 +1368,7 @@ static int count_entries(int fd, uint32_t *n)
 	return ret == -ENOENT ? 0 : ret;
 }
 
-int wgx_enforce_dump(struct wgx_enforce *e, struct wgx_enforce_state **out)
+static int dump(struct wgx_enforce *e, bool entries, struct wgx_enforce_state **out)
 {
 	struct wgx_enforce_state *s;
 	struct wgx_enforce_user_info *ui;
@@ -1451,7 +1451,7 @@ int wgx_enforce_dump(struct wgx_enforce *e, struct wgx_enforce_state **out)
 		if (si)
 			si->nr_users++;
 	}
-	for (j = 0; j < s->nr_sets; j++) {
+	for (j = 0; entries && j < s->nr_sets; j++) {
 		for (t = 0; t < 4; t++) {
 			fd = trie_fd(e->fd[trie_maps[t]], s->sets[j].policy_id);
 			if (fd < 0)
@@ -1480,6 +1480,24 @@ out:
 		free(vals[m]);
 	}
 	return ret;
+}
+
+int wgx_enforce_dump(struct wgx_enforce *e, struct wgx_enforce_state **out)
+{
+	return dump(e, true, out);
+}
+
+int wgx_enforce_dump_users(struct wgx_enforce *e, struct wgx_enforce_state **out)
+{
+	return dump(e, false, out);
+}
+
+const struct wgx_tun_pset *wgx_enforce_state_pset(const struct wgx_enforce_state *s,
+						  uint32_t policy_id)
+{
+	const struct wgx_enforce_set_info *si = find_set((struct wgx_enforce_state *)s, policy_id);
+
+	return si ? &si->pset : NULL;
 }
 
 /* The compiled sets and users, from the maps (a daemon restarted, or a CLI). */

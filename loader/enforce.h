@@ -235,6 +235,12 @@ struct wgx_enforce_state {
 
 /* What the maps hold now, for `wgxdp policy show`. 0 or -errno. */
 int wgx_enforce_dump(struct wgx_enforce *e, struct wgx_enforce_state **out);
+/* The same without the tries' entry counts (sets[].entries and present stay 0): users, their
+ * policy ids, the sets' groups and the group names, for what is counted by group. */
+int wgx_enforce_dump_users(struct wgx_enforce *e, struct wgx_enforce_state **out);
+/* The groups policy_id stands for in s, or NULL. */
+const struct wgx_tun_pset *wgx_enforce_state_pset(const struct wgx_enforce_state *s,
+						  uint32_t policy_id);
 void wgx_enforce_state_free(struct wgx_enforce_state *s);
 
 #endif /* WGXDP_ENFORCE_H */

@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <microhttpd.h>
 
+#include "loader/denies.h"
 #include "loader/flows.h"
 #include "loader/fmt.h"
 #include "loader/log.h"
@@ -44,6 +45,8 @@ struct wgx_metrics {
 	struct wgx_flows_count flows;	/* the last walk of wgx_flows */
 	int flows_err;
 	uint64_t flows_ns;
+	struct wgx_deny_groups denies;	/* denied packets by group, added up at each walk */
+	int denies_err;
 };
 
 static uint64_t mono_ns(void)
@@ -284,8 +287,24 @@ static void daemon_metrics(struct wgx_prom *p, const struct wgx_metrics_src *src
 			NULL);
 }
 
+static void deny_metrics(struct wgx_prom *p, const struct wgx_deny_groups *dg)
+{
+	size_t i;
+
+	if (!dg)
+		return;
+	wgx_prom_family(p, "wgxdp_tunnel_denied_packets_total", WGX_PROM_COUNTER,
+			"Packets of known users the tunnel denied (either direction), by the "
+			"user's group: each user's new denies added to the groups she is in when "
+			"they are read (every few seconds); a user in several groups counts in "
+			"each, group \"\" is a user in none. Reasons: wgxdp_tunnel_packets_total.");
+	for (i = 0; i < dg->nr_g; i++)
+		wgx_prom_sample(p, "wgxdp_tunnel_denied_packets_total", dg->g[i].denied, "group",
+				dg->g[i].name, NULL);
+}
+
 static void render(const struct wgx_metrics_src *src, const struct wgx_flows_count *flows,
-		   struct wgx_prom *p)
+		   const struct wgx_deny_groups *dg, struct wgx_prom *p)
 {
 	wgx_prom_family(p, "wgxdp_build_info", WGX_PROM_GAUGE,
 			"Always 1: the version of wgxdp serving these metrics.");
@@ -293,14 +312,18 @@ static void render(const struct wgx_metrics_src *src, const struct wgx_flows_cou
 	daemon_metrics(p, src);
 	uplink_metrics(p, src->pin_dir);
 	tunnel_metrics(p, src->pin_dir, flows);
+	deny_metrics(p, dg);
 }
 
 void wgx_metrics_render(const struct wgx_metrics_src *src, struct wgx_prom *p)
 {
+	struct wgx_deny_groups dg = {};
 	struct wgx_flows_count f;
 	bool have = !wgx_flows_count(src->pin_dir, &f);
+	bool have_dg = !wgx_deny_groups_update(&dg, src->pin_dir);
 
-	render(src, have ? &f : NULL, p);
+	render(src, have ? &f : NULL, have_dg ? &dg : NULL, p);
+	wgx_deny_groups_free(&dg);
 }
 
 /* The exposition, built again only when the last one is older than a second. */
@@ -314,10 +337,12 @@ static int snapshot(struct wgx_metrics *m)
 	if (!m->flows_ns || now - m->flows_ns >= WGX_METRICS_FLOWS_CACHE_MS * 1000000ull) {
 		/* the one walk of a map that may hold 2^18 flows: every few seconds at most */
 		m->flows_err = wgx_flows_count(m->src->pin_dir, &m->flows);
+		m->denies_err = wgx_deny_groups_update(&m->denies, m->src->pin_dir);
 		m->flows_ns = now;
 	}
 	wgx_prom_init(&p);
-	render(m->src, m->flows_err ? NULL : &m->flows, &p);
+	/* like every tunnel series, absent while the tunnel is not attached */
+	render(m->src, m->flows_err ? NULL : &m->flows, m->denies_err ? NULL : &m->denies, &p);
 	if (p.err) {
 		wgx_prom_free(&p);
 		return -ENOMEM;
@@ -575,5 +600,6 @@ void wgx_metrics_close(struct wgx_metrics *m)
 	}
 	MHD_stop_daemon(m->mhd);	/* closes the listening socket and the connections */
 	free(m->body);
+	wgx_deny_groups_free(&m->denies);
 	free(m);
 }

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 
+#include "loader/denies.h"
 #include "loader/enforce.h"
 #include "loader/flows.h"
 #include "loader/noise.h"
@@ -70,6 +71,33 @@ static json_t *acct_json(const struct wgx_acct_rec *r)
 			 "flow_starts_lost", (json_int_t)r->a.starts_lost);
 }
 
+/* Each user's denied packets (wgx_tun_denies) and her groups now. */
+static json_t *denies_json(const struct wgx_user_denies *dn, const char *user)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < dn->nr; i++) {
+		const struct wgx_user_denied *d = &dn->u[i];
+		json_t *groups = json_array();
+		unsigned int k;
+
+		if (user && (!d->name || strncmp(user, d->name, 48)))
+			continue;
+		for (k = 0; k < d->nr_groups; k++)
+			json_array_append_new(groups, json_stringn(d->groups[k],
+								   strnlen(d->groups[k], 64)));
+		json_array_append_new(arr, json_pack("{s:o,s:I,s:o,s:I,s:I}",
+						     "user", d->name ? json_stringn(d->name,
+								strnlen(d->name, 48)) : json_null(),
+						     "user_id", (json_int_t)d->user_id,
+						     "groups", groups,
+						     "denied", (json_int_t)d->denied,
+						     "deny_events_held", (json_int_t)d->events_held));
+	}
+	return arr;
+}
+
 int cmd_flows(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -82,6 +110,7 @@ int cmd_flows(int argc, char **argv)
 	};
 	const char *pin_dir = wgx_pin_dir_default(), *user = NULL;
 	bool json = false, all = false;
+	struct wgx_user_denies dn;
 	struct wgx_acct_rec *accts;
 	struct wgx_flows f;
 	size_t i, nr_accts;
@@ -119,6 +148,7 @@ int cmd_flows(int argc, char **argv)
 		accts = NULL;
 		nr_accts = 0;
 	}
+	wgx_user_denies_read(pin_dir, &dn);	/* none if it fails: zeroed */
 	if (json) {
 		json_t *root = json_object(), *arr = json_array(), *users = json_array();
 
@@ -129,6 +159,7 @@ int cmd_flows(int argc, char **argv)
 			if (!user || !strcmp(user, accts[i].user))
 				json_array_append_new(users, acct_json(&accts[i]));
 		json_object_set_new(root, "users", users);
+		json_object_set_new(root, "denies", denies_json(&dn, user));
 		json_object_set_new(root, "entries", json_integer(f.nr_entries));
 		json_object_set_new(root, "capacity", json_integer(f.capacity));
 		json_dumpf(root, stdout, JSON_INDENT(2));
@@ -136,6 +167,7 @@ int cmd_flows(int argc, char **argv)
 		json_decref(root);
 		wgx_flows_free(&f);
 		free(accts);
+		wgx_user_denies_free(&dn);
 		return 0;
 	}
 	for (i = 0; i < f.nr; i++) {
@@ -170,7 +202,21 @@ int cmd_flows(int argc, char **argv)
 		       (unsigned long long)r->a.ovf_pkts_in, r->quota,
 		       (unsigned long long)r->a.refused);
 	}
+	for (i = 0; i < dn.nr; i++) {
+		const struct wgx_user_denied *d = &dn.u[i];
+		unsigned int k;
+
+		if (!d->denied || (user && (!d->name || strncmp(user, d->name, 48))))
+			continue;
+		printf("%.48s: %llu packets denied (%llu deny events held back), groups:",
+		       d->name ? d->name : "?", (unsigned long long)d->denied,
+		       (unsigned long long)d->events_held);
+		for (k = 0; k < d->nr_groups; k++)
+			printf(" %.64s", d->groups[k]);
+		printf("%s\n", d->nr_groups ? "" : " none");
+	}
 	wgx_flows_free(&f);
 	free(accts);
+	wgx_user_denies_free(&dn);
 	return 0;
 }

@@ -93,6 +93,7 @@ expect_eq "installed" "$(metric "$M" 'wgxdp_handshake_initiations_total{outcome=
 expect_eq "install histogram count" "$(metric "$M" wgxdp_peer_install_seconds_count)" 1
 expect_ge "tunnel allowed" "$(metric "$M" 'wgxdp_tunnel_packets_total{direction="ingress",verdict="pass",reason="allowed"}')" 6
 expect_ge "tunnel denied" "$(metric "$M" 'wgxdp_tunnel_packets_total{direction="ingress",verdict="drop",reason="denied"}')" 2
+expect_ge "denied in alice's group" "$(metric "$M" 'wgxdp_tunnel_denied_packets_total{group="gw"}')" 2
 expect_ge "live flows" "$(metric "$M" wgxdp_tunnel_flows)" 1
 grep -q '^wgxdp_peer_install_seconds_bucket{le="+Inf"} 1$' "$M" || lab_fail "no +Inf bucket"
 

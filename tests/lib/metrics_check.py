@@ -124,6 +124,15 @@ def main():
         expect('wgxdp_tunnel_flows', get('wgxdp_tunnel_flows'), len(f['flows']))
         expect('wgxdp_tunnel_flow_entries', get('wgxdp_tunnel_flow_entries'), f['entries'])
         expect('wgxdp_tunnel_flow_capacity', get('wgxdp_tunnel_flow_capacity'), f['capacity'])
+        # denies by group: each user's denied packets in each of her groups ("" for none)
+        by_group = {}
+        for u in f['denies']:
+            for g in u['groups'] or ['']:
+                by_group[g] = by_group.get(g, 0) + u['denied']
+        for g, n in by_group.items():
+            expect('denied in group %r' % g, get('wgxdp_tunnel_denied_packets_total', group=g), n)
+        expect('denied groups listed',
+               len([k for k in s if k[0] == 'wgxdp_tunnel_denied_packets_total']), len(by_group))
 
     # the daemon: its counters as `wgxdp peers --json` reads them from wgx_jit_stats
     d = peers['daemon']
