@@ -143,7 +143,8 @@ static const char *memo_group(struct memo *m, int groups_fd, uint16_t gid)
 	return e->found ? e->name : NULL;
 }
 
-int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_flows *out)
+static int flows_read(const char *pin_dir, const char *user, bool all, bool sorted,
+		      struct wgx_flows *out)
 {
 	static const char *const addr_maps[4] = { "wgx_tun_addr4", "wgx_tun_addr6",
 						  "wgx_tun_net4", "wgx_tun_net6" };
@@ -208,7 +209,8 @@ int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_f
 		r->last_real_ns = wgx_mono_to_real_ns(vals[i].last_ns);
 	}
 	out->nr = k;
-	qsort(out->recs, k, sizeof(*out->recs), rec_cmp);
+	if (sorted)
+		qsort(out->recs, k, sizeof(*out->recs), rec_cmp);
 	ret = 0;
 out:
 	if (ret)
@@ -358,6 +360,17 @@ int wgx_flows_gc(const char *pin_dir)
 	err = wgx_flows_reap(pin_dir, &f);
 	wgx_flows_free(&f);
 	return err;
+}
+
+int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_flows *out)
+{
+	return flows_read(pin_dir, user, all, true, out);
+}
+
+int wgx_flows_read_unsorted(const char *pin_dir, const char *user, bool all,
+			    struct wgx_flows *out)
+{
+	return flows_read(pin_dir, user, all, false, out);
 }
 
 static int acct_cmp(const void *x, const void *y)

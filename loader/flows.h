@@ -39,6 +39,9 @@ struct wgx_flows {
  * wgx_flows_free); -ENOENT if the tunnel is not attached; -errno.
  */
 int wgx_flows_read(const char *pin_dir, const char *user, bool all, struct wgx_flows *out);
+/* The same in the table's order (not sorted), for a reader that sorts them its own way. */
+int wgx_flows_read_unsorted(const char *pin_dir, const char *user, bool all,
+			    struct wgx_flows *out);
 void wgx_flows_free(struct wgx_flows *f);
 
 /*

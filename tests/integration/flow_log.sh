@@ -124,6 +124,13 @@ settle
 got=$(q "[S('flow', lambda r: r['proto'] == 'icmp' and r['tx_bytes'] % 250 == 0 and r['tx_bytes'] > 0, k) for k in ('tx_packets', 'tx_bytes')]")
 [ "$got" = "[3, 750]" ] || { tail -4 "$LOG.1"; echo ...; cat "$LOG"; }
 expect_eq "after the move: the 250-byte pings, none lost" "$got" "[3, 750]"
+
+# every time a record gives: RFC 3339 UTC with microseconds, within a day of now (the
+# formatting memo of loader/flowlog.c against Python's reading of it), and in order
+T='("time", "interval_start", "interval_end", "flow_start", "last_seen", "flow_end")'
+expect_eq "times not RFC 3339 UTC with microseconds, or not today" "$(q "[(r['type'], k, r[k]) for r in R for k in $T if r.get(k) is not None and (not __import__('re').fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z', r[k]) or abs(__import__('calendar').timegm(__import__('time').strptime(r[k][:19], '%Y-%m-%dT%H:%M:%S')) - __import__('time').time()) > 86400)][:3]")" "[]"
+expect_eq "flows whose start is after their last packet or end" "$(q "len([r for r in R if r['type'] in ('flow', 'flow_end') and r['flow_start'] > (r.get('last_seen') or r.get('flow_end'))])")" 0
+expect_ge "flow records with their times checked" "$(q "len([r for r in R if r['type'] == 'flow'])")" 4
 grep -q '"tx_bytes":\(250\|500\|750\),' "$LOG" ||
 	lab_fail "the new file has no record of the pings after SIGHUP"
 
