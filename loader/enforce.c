@@ -89,6 +89,7 @@ struct wgx_enforce {
 	/* spare sets: see wgx_enforce_refill() */
 	uint32_t spare[WGX_ENFORCE_SPARE_SETS];
 	unsigned int nr_spare;
+	int acct_fd;			/* the tunnel's wgx_tun_acct (read only), or -1 */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -193,6 +194,7 @@ static int open_fds(int *fd, struct wgx_enforce **out, struct wgx_policy_err *er
 		return -ENOMEM;
 	}
 	memcpy(e->fd, fd, sizeof(e->fd));
+	e->acct_fd = -1;
 	for (i = 0; i < WGX_EM__MAX; i++) {
 		ret = check_map(e->fd[i], i, i == WGX_EM_CFG ? &e->id : NULL, err);
 		if (ret) {
@@ -237,15 +239,14 @@ static int open_pin(const char *pin_dir, unsigned int i)
 
 int wgx_enforce_open(const char *pin_dir, struct wgx_enforce **out, struct wgx_policy_err *err)
 {
-	int fd[WGX_EM__MAX];
+	int fd[WGX_EM__MAX], ret;
 	unsigned int i, j;
 
 	*out = NULL;
 	for (i = 0; i < WGX_EM__MAX; i++) {
 		fd[i] = open_pin(pin_dir, i);
 		if (fd[i] < 0) {
-			int ret = fd[i];
-
+			ret = fd[i];
 			seterr(err, wgx_enforce_map_names[i], "%s", ret == -ENOENT ?
 			       "not pinned: the tunnel is not attached" : strerror(-ret));
 			for (j = 0; j < i; j++)
@@ -253,7 +254,18 @@ int wgx_enforce_open(const char *pin_dir, struct wgx_enforce **out, struct wgx_p
 			return ret;
 		}
 	}
-	return open_fds(fd, out, err);
+	ret = open_fds(fd, out, err);
+	if (!ret) {
+		char path[512];
+
+		/* ids with an account are given to new users last (assign_ids) */
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s/wgx_tun_acct", pin_dir,
+				     WGX_PIN_SUB_TUNNEL) < sizeof(path))
+			(*out)->acct_fd = bpf_obj_get_opts(path, &(struct bpf_obj_get_opts){
+				.sz = sizeof(struct bpf_obj_get_opts),
+				.file_flags = BPF_F_RDONLY });
+	}
+	return ret;
 }
 
 int wgx_enforce_maps_id(const char *pin_dir, uint32_t *id)
@@ -299,6 +311,8 @@ void wgx_enforce_close(struct wgx_enforce *e)
 	for (i = 0; i < WGX_EM__MAX; i++)
 		if (e->fd[i] >= 0)
 			close(e->fd[i]);
+	if (e->acct_fd >= 0)
+		close(e->acct_fd);
 	state_clear(e);
 	free(e);
 }
@@ -981,18 +995,49 @@ static int old_id_cmp(const void *x, const void *y)
 	return strcmp(((const struct old_id *)x)->name, ((const struct old_id *)y)->name);
 }
 
+/* Whether id holds an account in the tunnel (wgx_tun_acct): traffic counted under it. */
+static bool id_accounted(const struct wgx_enforce *e, uint32_t id)
+{
+	struct wgx_tun_acct a;
+
+	return e->acct_fd >= 0 && !bpf_map_lookup_elem(e->acct_fd, &id, &a);
+}
+
+/* The ids that hold an account (a map of WGX_TUN_MAX_USERS flags), or NULL if none known. */
+static uint8_t *accounted_ids(const struct wgx_enforce *e)
+{
+	struct wgx_tun_acct *vals = NULL;
+	uint32_t *keys = NULL;
+	uint8_t *has = NULL;
+	size_t n = 0, i;
+
+	if (e->acct_fd < 0 || wgx_map_read_all(e->acct_fd, 4, sizeof(*vals), (void **)&keys,
+					       (void **)&vals, &n))
+		return NULL;
+	if (n)
+		has = calloc(WGX_TUN_MAX_USERS, 1);
+	for (i = 0; has && i < n; i++)
+		if (keys[i] < WGX_TUN_MAX_USERS)
+			has[keys[i]] = 1;
+	free(keys);
+	free(vals);
+	return has;
+}
+
 /*
  * The user ids of u[0..n) into uid[]: a user the maps already hold (same name, same key)
  * keeps her id, so that what is counted by user id (flows, denies) stays hers across
- * reloads and restarts; the others get the lowest free ids. 0 or -ENOMEM.
+ * reloads and restarts; the others get the lowest free ids that never held an account (the
+ * tunnel's totals of an id are never reset: a new user under an old user's id would take
+ * them over), or once all have, the lowest free ones. 0 or -ENOMEM.
  */
 static int assign_ids(const struct wgx_enforce *e, const struct wgx_user *const *u,
 		      unsigned int n, uint32_t *uid)
 {
 	struct old_id *old = NULL, q, *hit;
 	unsigned int nr_old = 0, i, k;
-	uint8_t *taken = NULL;
-	uint32_t next = 0;
+	uint8_t *taken = NULL, *accounted;
+	uint32_t next = 0, fresh = 0;
 
 	taken = calloc(WGX_TUN_MAX_USERS, 1);
 	old = calloc(e->nr_users + 1, sizeof(*old));
@@ -1015,14 +1060,24 @@ static int assign_ids(const struct wgx_enforce *e, const struct wgx_user *const 
 			taken[hit->id] = 1;
 		}
 	}
+	accounted = accounted_ids(e);
 	for (k = 0; k < n; k++) {
 		if (uid[k] != WGX_USER_NONE)
 			continue;
+		while (fresh < WGX_TUN_MAX_USERS &&
+		       (taken[fresh] || (accounted && accounted[fresh])))
+			fresh++;
+		if (fresh < WGX_TUN_MAX_USERS) {
+			uid[k] = fresh;
+			taken[fresh] = 1;
+			continue;
+		}
 		while (next < WGX_TUN_MAX_USERS && taken[next])
 			next++;
 		uid[k] = next;		/* n <= WGX_TUN_MAX_USERS: always one free */
 		taken[next] = 1;
 	}
+	free(accounted);
 	free(taken);
 	free(old);
 	return 0;
@@ -1837,14 +1892,20 @@ int wgx_enforce_user_set(struct wgx_enforce *e, const struct wgx_policy *p,
 	if (idx >= 0) {
 		id = idx;
 	} else {
-		for (id = 0; id < e->nr_users && e->users[id].used; id++)
-			;
-		if (id == e->nr_users) {
-			r = realloc(e->users, (e->nr_users + 1) * sizeof(*r));
+		/* the lowest free id that never held an account, else the lowest free one */
+		for (id = 0; id < WGX_TUN_MAX_USERS; id++)
+			if ((id >= e->nr_users || !e->users[id].used) && !id_accounted(e, id))
+				break;
+		if (id == WGX_TUN_MAX_USERS)
+			for (id = 0; id < e->nr_users && e->users[id].used; id++)
+				;
+		if (id >= e->nr_users) {
+			r = realloc(e->users, (id + 1) * sizeof(*r));
 			if (!r)
 				return -ENOMEM;
 			e->users = r;
-			memset(&e->users[e->nr_users++], 0, sizeof(*r));
+			memset(&e->users[e->nr_users], 0, (id + 1 - e->nr_users) * sizeof(*r));
+			e->nr_users = id + 1;
 		}
 	}
 	r = &e->users[id];

@@ -474,7 +474,8 @@ static inline int wgx_flow_live(const struct wgx_tun_cfg *cfg, __u8 proto,
  * Every packet of a user that passes is counted in her totals; those that are counted in no
  * flow entry (its flow got none, or an ICMP error from the user about no flow) also in her
  * overflow record. So for each user and direction: totals = the sum of her flows (over their
- * lives, as the flow log reports them) + overflow. Written by the kernel only, atomically.
+ * lives, as the flow log reports them) + overflow. Written by the kernel only, atomically,
+ * and never reset: a new user gets an id that never held an account while there is one.
  * flows - wgx_tun_fgone[user] = the entries she holds now, against the quota.
  */
 struct wgx_tun_acct {

@@ -109,4 +109,21 @@ expect_eq "bob got his flow: 5 pings each way, 228-byte packets" \
 	"[5, 1140, 5, 1140]"
 expect_eq "no overflow for bob" "$(q "len([r for r in R if r['type'] == 'overflow' and r['user'] == 'bob'])")" 0
 wgx gw flows --user alice | tail -1
+
+# Alice leaves and carol (another key) gets her addresses: carol gets an id that never held
+# an account, so alice's totals are not carol's (the kernel never resets an id's account).
+uid() { wgx gw policy show --json | python3 -c "import json,sys; print([u['user_id'] for u in json.load(sys.stdin)['users'] if u['name'] == '$1'])"; }
+alice_id=$(uid alice)
+pc=$(lab_pubkey "$(lab_genkey)")
+sed -e "s|\"alice\"|\"carol\"|; s|$pa|$pc|" "$P" >"$P.new" && mv "$P.new" "$P"
+applied() { [ "$(grep -c "policy applied to the tunnel" "$LAB_TMP/run.log")" -gt "$1" ]; }
+a0=$(grep -c "policy applied to the tunnel" "$LAB_TMP/run.log")
+kill -HUP "$DAEMON"
+lab_wait_until 20 applied "$a0" || lab_fail "the reload without alice was not applied"
+carol_id=$(uid carol)
+[ "$carol_id" != "[]" ] && [ "$carol_id" != "$alice_id" ] ||
+	lab_fail "carol got alice's id $alice_id: $carol_id"
+echo "ok: carol got id $carol_id, not alice's $alice_id"
+expect_eq "carol's account: none yet" \
+	"$(wgx gw flows --json | python3 -c "import json,sys; print([u['tx_packets'] for u in json.load(sys.stdin)['users'] if u['user'] == 'carol'])")" "[]"
 echo "flow_quota: all checks passed ($LAB_WG_IMPL WireGuard)"
