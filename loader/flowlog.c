@@ -45,6 +45,8 @@ struct deny_sum {
 	uint64_t denied, held;
 };
 
+#define START_SLOTS	4096		/* users counted apart per interval (a power of 2) */
+
 struct wgx_flowlog {
 	struct wgx_flowlog_opts o;
 	char *path;
@@ -66,6 +68,8 @@ struct wgx_flowlog {
 	int groups_fd;			/* wgx_tun_groups, for flow-start records */
 	uint64_t start_records;		/* this interval's, against WGX_FLOWLOG_DENY_CAP */
 	uint64_t start_dropped;		/* ... over the cap: in the interval's summary */
+	struct { uint32_t user_id, n; } start_users[START_SLOTS];	/* this interval's, by
+					 * user (open addressing; n 0: free) */
 	struct wgx_acct_rec *accts;	/* the users' accounts as last reported, by user id */
 	size_t nr_accts;
 	int last_errno;
@@ -552,6 +556,28 @@ static int on_deny(void *ctx, void *data, size_t len)
 }
 
 /* A "flow_start" record: the kernel's event for a new flow (or an ended entry revived). */
+/*
+ * Whether user_id may have one more flow_start record this interval (one more counted). Once
+ * START_SLOTS users have had some, the others only have the overall cap.
+ */
+static bool start_share(struct wgx_flowlog *fl, uint32_t user_id)
+{
+	uint32_t h = user_id * 2654435761u, i;
+
+	for (i = 0; i < START_SLOTS; i++) {
+		typeof(&fl->start_users[0]) s = &fl->start_users[(h + i) & (START_SLOTS - 1)];
+
+		if (s->n && s->user_id != user_id)
+			continue;
+		if (s->n >= WGX_FLOWLOG_START_USER_CAP)
+			return false;
+		s->user_id = user_id;
+		s->n++;
+		return true;
+	}
+	return true;
+}
+
 static int on_fstart(void *ctx, void *data, size_t len)
 {
 	struct wgx_flowlog *fl = ctx;
@@ -564,7 +590,7 @@ static int on_fstart(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(*ev))
 		return 0;
-	if (fl->start_records >= WGX_FLOWLOG_DENY_CAP) {
+	if (fl->start_records >= WGX_FLOWLOG_DENY_CAP || !start_share(fl, ev->user_id)) {
 		fl->start_dropped++;
 		return 0;
 	}
@@ -812,6 +838,7 @@ static void summary(struct wgx_flowlog *fl, uint64_t now_real)
 	fl->deny_dropped = 0;
 	fl->start_dropped = 0;
 	fl->start_records = 0;
+	memset(fl->start_users, 0, sizeof(fl->start_users));
 	fl->deny_records = 0;
 }
 

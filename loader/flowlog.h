@@ -31,6 +31,13 @@ struct wgx_flowlog_opts {
 
 /* Deny records per interval; more are counted in the interval's summary, not written. */
 #define WGX_FLOWLOG_DENY_CAP	10000
+/*
+ * flow_start records per interval: WGX_FLOWLOG_DENY_CAP in all, and at most this many of one
+ * user, so that one user opening flows fast cannot take every other user's flow_start
+ * records (her flows are still in the interval's flow records, counted; the interval's summary
+ * says how many flow_start records were not written).
+ */
+#define WGX_FLOWLOG_START_USER_CAP	1000
 
 /*
  * Handshake outcomes anyone can cause without a user's key (an unknown key, a replay, the
