@@ -16,7 +16,7 @@ CLANG      ?= clang
 BPFTOOL    ?= bpftool
 ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS       := libbpf libxdp libmnl jansson libcrypto libelf zlib libmicrohttpd
+PKGS       := libbpf libxdp libmnl jansson libcrypto libelf zlib libmicrohttpd libcurl
 ifeq ($(filter deps clean vmlinux,$(MAKECMDGOALS)),)
 # `wgxdp top`: ncursesw where it has a .pc file, else ncurses (both from libncurses-dev)
 PKGS       += $(shell pkg-config --exists ncursesw 2>/dev/null && echo ncursesw || echo ncurses)

@@ -1,28 +1,62 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "loader/http.h"
 #include "loader/identity.h"
 #include "loader/log.h"
+#include "loader/wipe.h"
 
 #define UNKNOWN_TTL_NS	(60ull * 1000000000ull)
+#define NS		1000000000ull
+#define DEFAULT_AGE_S	60		/* a user's answer without max-age */
+#define FAIL_LOG_NS	(10 * NS)	/* one failure line per 10 s at most */
+#define PROBE		8		/* cache slots looked at per key */
 
-int wgx_identity_init(struct wgx_identity *id)
+int wgx_identity_init(struct wgx_identity *id, char *why, size_t len)
 {
+	int err;
+
 	id->unknown_key = wgx_table_new(16);
-	if (!id->api_timeout_ms)
-		id->api_timeout_ms = 2000;
-	return id->unknown_key ? 0 : -ENOMEM;
+	if (!id->unknown_key) {
+		snprintf(why, len, "%s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	if (!id->api_url)
+		return 0;
+	id->cache = calloc(WGX_ID_CACHE_SLOTS, sizeof(*id->cache));
+	if (!id->cache) {
+		snprintf(why, len, "%s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	err = wgx_http_new(&id->http, &id->api, why, len);
+	return err;
+}
+
+static void cached_drop(struct wgx_id_cached *c)
+{
+	if (c->body)
+		wgx_free_wipe(c->body, c->len + 1);
+	memset(c, 0, sizeof(*c));
 }
 
 void wgx_identity_free(struct wgx_identity *id)
 {
+	unsigned int i;
+
 	wgx_policy_free(id->policy);
 	id->policy = NULL;
 	wgx_table_free(id->unknown_key);
 	id->unknown_key = NULL;
+	wgx_http_free(id->api);
+	id->api = NULL;
+	for (i = 0; id->cache && i < WGX_ID_CACHE_SLOTS; i++)
+		cached_drop(&id->cache[i]);
+	free(id->cache);
+	id->cache = NULL;
 }
 
 int wgx_identity_load(struct wgx_identity *id, struct wgx_policy_err *err)
@@ -43,7 +77,7 @@ int wgx_identity_load(struct wgx_identity *id, struct wgx_policy_err *err)
 /* One token bucket for all peer API calls: api_rate per second, burst api_rate. */
 static bool api_allow(struct wgx_identity *id, uint64_t now)
 {
-	const uint64_t one = 1000000000ull, cap = (uint64_t)id->api_rate * one;
+	const uint64_t one = NS, cap = (uint64_t)id->api_rate * one;
 
 	if (!id->api_last)
 		id->api_tokens = cap;
@@ -58,41 +92,99 @@ static bool api_allow(struct wgx_identity *id, uint64_t now)
 	return true;
 }
 
-/* The peer API: one user object per key; 404 is unknown. */
-static enum wgx_ident api_get(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
-			      uint64_t now, struct wgx_user **out)
+/* A failure of the API: logged if none was in the last 10 s, else counted for the next. */
+__attribute__((format(printf, 3, 4)))
+static void api_fail(struct wgx_identity *id, uint64_t now, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (id->fail_logged_ns && now - id->fail_logged_ns < FAIL_LOG_NS) {
+		id->fail_quiet++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (id->fail_quiet)
+		wgx_log(WGX_LOG_WARN, "run", "peer API %s: %s (and %llu failures not logged in "
+			"the last %llu s)", id->api_url, msg, (unsigned long long)id->fail_quiet,
+			(unsigned long long)((now - id->fail_logged_ns) / NS));
+	else
+		wgx_log(WGX_LOG_WARN, "run", "peer API %s: %s", id->api_url, msg);
+	id->fail_logged_ns = now;
+	id->fail_quiet = 0;
+}
+
+/* The cache slot of key: its own, else NULL (find), or a slot to fill (make). */
+static struct wgx_id_cached *cached(struct wgx_identity *id, const uint8_t key[WG_KEY_LEN],
+				    bool make, uint64_t now)
+{
+	uint32_t h;
+	struct wgx_id_cached *c, *victim = NULL;
+	unsigned int i;
+
+	if (!id->cache)
+		return NULL;
+	memcpy(&h, key, sizeof(h));	/* a public key's bytes are uniform */
+	for (i = 0; i < PROBE; i++) {
+		c = &id->cache[(h + i) & (WGX_ID_CACHE_SLOTS - 1)];
+		if (c->fresh_until && !memcmp(c->key, key, WG_KEY_LEN))
+			return c;
+		if (!make)
+			continue;
+		if (!c->fresh_until || (c->stale_until <= now && c->fresh_until <= now))
+			victim = victim && !victim->fresh_until ? victim : c;
+		else if (!victim || (victim->fresh_until && c->stale_until < victim->stale_until))
+			victim = c;
+	}
+	if (victim)
+		cached_drop(victim);
+	return victim;
+}
+
+static void cache_answer(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
+			 const struct wgx_http_resp *r, uint64_t now)
+{
+	struct wgx_id_cached *c;
+	uint64_t age = r->max_age < 0 ? DEFAULT_AGE_S : (uint64_t)r->max_age;
+
+	c = cached(id, pub, false, now);
+	if (c)
+		cached_drop(c);
+	if ((!age && !id->api_stale) || r->len > WGX_ID_CACHE_MAX_BODY)
+		return;		/* no-store, and nothing kept for a failing API either */
+	c = cached(id, pub, true, now);
+	if (!c)
+		return;
+	c->body = malloc(r->len + 1);
+	if (!c->body)
+		return;
+	memcpy(c->body, r->body, r->len + 1);
+	c->len = r->len;
+	memcpy(c->key, pub, WG_KEY_LEN);
+	c->fresh_until = now + age * NS;
+	c->stale_until = c->fresh_until + (uint64_t)id->api_stale * NS;
+	if (!c->fresh_until)
+		c->fresh_until = 1;
+}
+
+/* A user from an answer body: FOUND (*out), or API_ERROR (logged). */
+static enum wgx_ident user_of(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
+			      const char *body, const char *k64, uint64_t now, struct wgx_user **out)
 {
 	struct wgx_policy_err perr = {};
-	char k64[45], *body = NULL;
-	int status, err;
 
-	if (!api_allow(id, now))
-		return WGX_ID_API_ERROR;
-	wgx_key_to_base64url(k64, pub);
-	err = wgx_http_get(id->api_url, k64, id->api_timeout_ms, &status, &body);
-	if (err) {
-		wgx_log(WGX_LOG_WARN, "run", "peer API %s: %s", id->api_url, strerror(-err));
-		return WGX_ID_API_ERROR;
-	}
-	if (status == 404 || status == 410) {
-		free(body);
-		return WGX_ID_UNKNOWN;
-	}
-	if (status != 200) {
-		wgx_log(WGX_LOG_WARN, "run", "peer API %s/%s: HTTP %d", id->api_url, k64, status);
-		free(body);
-		return WGX_ID_API_ERROR;
-	}
-	err = wgx_user_from_json_opts(body, id->policy, &id->limits, out, &perr);
-	free(body);
-	if (err) {
-		wgx_log(WGX_LOG_WARN, "run", "peer API %s/%s: %s: %s", id->api_url, k64, perr.where,
-			perr.why);
+	/* about one user, not the API's health: each logged (the API's rate bounds them) */
+	(void)now;
+	if (wgx_user_from_json_opts(body, id->policy, &id->limits, out, &perr)) {
+		wgx_log(WGX_LOG_WARN, "run", "peer API %s/%s: %s: %s", id->api_url, k64,
+			perr.where, perr.why);
 		return WGX_ID_API_ERROR;
 	}
 	if (memcmp((*out)->public_key, pub, WG_KEY_LEN)) {
-		wgx_log(WGX_LOG_WARN, "run", "peer API %s/%s: answered for another key",
-			id->api_url, k64);
+		wgx_log(WGX_LOG_WARN, "run", "peer API %s/%s: answered for another key", id->api_url,
+			k64);
 		wgx_user_free(*out);
 		*out = NULL;
 		return WGX_ID_API_ERROR;
@@ -100,15 +192,75 @@ static enum wgx_ident api_get(struct wgx_identity *id, const uint8_t pub[WG_KEY_
 	return WGX_ID_FOUND;
 }
 
+/* The API failed for pub: a cached answer within api_stale, or API_ERROR. */
+static enum wgx_ident stale(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
+			    const char *k64, uint64_t now, struct wgx_user **out)
+{
+	struct wgx_id_cached *c = cached(id, pub, false, now);
+
+	if (!c || now >= c->stale_until || user_of(id, pub, c->body, k64, now, out))
+		return WGX_ID_API_ERROR;
+	id->api_stale_used++;
+	id->last_source = WGX_IDS_STALE;
+	return WGX_ID_FOUND;
+}
+
+/* The peer API: one user object per key; 404 and 410 are unknown. */
+static enum wgx_ident api_get(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
+			      uint64_t now, struct wgx_user **out)
+{
+	struct wgx_http_resp r;
+	char k64[45], url[1024], why[512];
+	enum wgx_ident ret;
+	int err;
+
+	wgx_key_to_base64url(k64, pub);
+	if (!api_allow(id, now))
+		return stale(id, pub, k64, now, out);
+	if ((size_t)snprintf(url, sizeof(url), "%s/%s", id->api_url, k64) >= sizeof(url))
+		return WGX_ID_API_ERROR;
+	id->api_requests++;
+	err = wgx_http_get(id->api, url, NULL, &r, why, sizeof(why));
+	if (err) {
+		api_fail(id, now, "%s", why);
+		return stale(id, pub, k64, now, out);
+	}
+	if (r.status == 404 || r.status == 410) {
+		struct wgx_id_cached *c = cached(id, pub, false, now);
+
+		if (c)
+			cached_drop(c);
+		wgx_http_resp_free(&r);
+		return WGX_ID_UNKNOWN;
+	}
+	if (r.status != 200) {
+		api_fail(id, now, "%s: HTTP %ld", k64, r.status);
+		wgx_http_resp_free(&r);
+		return stale(id, pub, k64, now, out);
+	}
+	ret = user_of(id, pub, r.body, k64, now, out);
+	if (ret == WGX_ID_FOUND) {
+		cache_answer(id, pub, &r, now);
+		id->last_source = WGX_IDS_API;
+	} else {
+		ret = stale(id, pub, k64, now, out);
+	}
+	wgx_http_resp_free(&r);
+	return ret;
+}
+
 enum wgx_ident wgx_identity_lookup(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
 				   uint64_t now, const struct wgx_user **u,
 				   struct wgx_user **owned)
 {
+	struct wgx_id_cached *c;
 	enum wgx_ident r;
 	uint8_t ck[16];
+	char k64[45];
 
 	*u = NULL;
 	*owned = NULL;
+	id->last_source = WGX_IDS_POLICY;
 	if (id->policy) {
 		*u = wgx_policy_find(id->policy, pub);
 		if (*u)
@@ -119,6 +271,16 @@ enum wgx_ident wgx_identity_lookup(struct wgx_identity *id, const uint8_t pub[WG
 	wgx_key_pubkey(ck, pub);
 	if (wgx_cache_has(id->unknown_key, ck, now))
 		return WGX_ID_UNKNOWN_CACHED;
+	c = cached(id, pub, false, now);
+	if (c && now < c->fresh_until) {
+		wgx_key_to_base64url(k64, pub);
+		if (user_of(id, pub, c->body, k64, now, owned) == WGX_ID_FOUND) {
+			id->api_cached++;
+			id->last_source = WGX_IDS_CACHED;
+			*u = *owned;
+			return WGX_ID_FOUND;
+		}
+	}
 	r = api_get(id, pub, now, owned);
 	if (r == WGX_ID_FOUND)
 		*u = *owned;

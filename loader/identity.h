@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Identity: who is behind a public key. The policy file first (a hash lookup), then the
- * peer API if one is configured: one rate-limited GET per unknown key, whose 404 answers
- * are cached by key for a minute (a throwaway key cannot make the daemon ask again and
- * again, and a spoofed source cannot block anyone: the cache is keyed by key, not address).
- * Also revalidates the users that came from the API, so that an API user is never valid
- * forever. Logs API failures (wgx_log, component "run").
+ * peer API if one is configured (loader/http.h: https, verified, authenticated): one
+ * rate-limited GET per key not known, whose 404 and 410 answers are cached by key for a
+ * minute (a throwaway key cannot make the daemon ask again and again, and a spoofed source
+ * cannot block anyone: the cache is keyed by key, not address). A user's answer is cached
+ * for its Cache-Control max-age (60 s if none; never with no-store), and while the API fails
+ * (down, slow, an error status, nonsense) a user answered within api_stale seconds still
+ * gets in; a key never answered does not. Also revalidates the users that came from the API,
+ * so that an API user is never valid forever. Logs API failures (wgx_log, component "run"),
+ * at most one line per 10 seconds with the count of the others.
  */
 #ifndef WGXDP_IDENTITY_H
 #define WGXDP_IDENTITY_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include "loader/http.h"
 #include "loader/noise.h"
 #include "loader/policy.h"
 #include "loader/table.h"
@@ -22,18 +28,44 @@ enum wgx_ident {
 	WGX_ID_API_ERROR,	/* the API failed, answered nonsense, or is rate-limited */
 };
 
+/* How a found user was known (wgx_identity.last_source). */
+enum wgx_id_source {
+	WGX_IDS_POLICY,
+	WGX_IDS_API,		/* a request now */
+	WGX_IDS_CACHED,		/* a cached answer within its max-age: no request */
+	WGX_IDS_STALE,		/* the API failed; an answer within api_stale */
+};
+
+#define WGX_ID_CACHE_SLOTS	4096	/* users' answers kept (a power of 2) */
+#define WGX_ID_CACHE_MAX_BODY	16384	/* a longer answer is not kept */
+
+struct wgx_id_cached {
+	uint8_t key[32];
+	char *body;			/* the API's answer (wiped when dropped) */
+	size_t len;
+	uint64_t fresh_until, stale_until;	/* CLOCK_MONOTONIC ns; 0: free slot */
+};
+
 struct wgx_identity {
 	const char *policy_path;	/* NULL: none */
 	const char *api_url;		/* NULL: none */
 	unsigned int api_rate;		/* calls per second (burst the same) */
-	int api_timeout_ms;
+	unsigned int api_stale;		/* seconds an answer serves while the API fails */
+	struct wgx_http_opts http;	/* TLS, token, timeouts (loader/http.h) */
 	struct wgx_addr_limits limits;	/* how wide a tunnel address may be */
 	struct wgx_policy *policy;
 	struct wgx_table *unknown_key;
+	struct wgx_http *api;
+	struct wgx_id_cached *cache;	/* WGX_ID_CACHE_SLOTS */
 	uint64_t api_tokens, api_last;	/* token bucket: tokens * 1e9 */
+	uint64_t fail_logged_ns;	/* the last failure logged, and those since */
+	uint64_t fail_quiet;
+	enum wgx_id_source last_source;	/* of the last FOUND */
+	uint64_t api_requests, api_cached, api_stale_used;	/* counters */
 };
 
-int wgx_identity_init(struct wgx_identity *id);
+/* 0, or -errno with why filled (the API's TLS options are unusable). */
+int wgx_identity_init(struct wgx_identity *id, char *why, size_t len);
 void wgx_identity_free(struct wgx_identity *id);
 /*
  * (Re)load the policy file. On failure the policy in force stays and err says why

@@ -719,11 +719,18 @@ static int start(struct jitd *d)
 	d->id.policy_path = o->policy_path;
 	d->id.api_url = o->api_url;
 	d->id.api_rate = o->api_rate;
+	d->id.api_stale = o->api_stale;
+	d->id.http = o->api_http;
 	d->id.limits.min_plen4 = o->min_plen4;
 	d->id.limits.min_plen6 = o->min_plen6;
-	err = wgx_identity_init(&d->id);
-	if (err)
+	err = wgx_identity_init(&d->id, why, sizeof(why));
+	if (err) {
+		LOG(ERR, "--peer-api %s: %s", o->api_url, why);
 		return err;
+	}
+	if (o->api_url && !strncmp(o->api_url, "http://", 7))
+		LOG(WARN, "--peer-api %s: plain http (--api-insecure): users' keys and addresses "
+		    "cross the network in the clear and anyone on the path can answer", o->api_url);
 	load_policy_logged(d, true, &err);
 	if (err)
 		return err;

@@ -15,6 +15,8 @@
 #ifndef WGXDP_JITD_H
 #define WGXDP_JITD_H
 
+#include "loader/http.h"
+
 #include <stdbool.h>
 
 enum wgx_answer {
@@ -32,6 +34,8 @@ struct wgx_jitd_opts {
 	unsigned int rate, burst;	/* initiations per source (20/s, 5) */
 	unsigned int api_rate;		/* peer API calls per second (50) */
 	unsigned int api_revalidate;	/* seconds between revalidations of an API user (300) */
+	unsigned int api_stale;		/* seconds a cached answer serves while the API fails */
+	struct wgx_http_opts api_http;	/* TLS, token, timeouts (loader/http.h) */
 	unsigned int sweep_ms;		/* 1000 */
 	enum wgx_answer answer;
 	unsigned int min_plen4, min_plen6; /* widest tunnel prefix a user may have (24, 64) */

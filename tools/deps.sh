@@ -38,12 +38,13 @@ check_build() {
 	need_cmd gcc gcc
 	if ! command -v pkg-config >/dev/null 2>&1; then
 		missing+=(pkg-config libbpf-dev libxdp-dev libelf-dev zlib1g-dev libmnl-dev
-			libjansson-dev libssl-dev libmicrohttpd-dev libncurses-dev)
+			libjansson-dev libssl-dev libmicrohttpd-dev libncurses-dev
+			libcurl4-openssl-dev)
 	elif ! pkg-config --exists libbpf libxdp libelf zlib libmnl jansson libcrypto \
-		libmicrohttpd 2>/dev/null; then
+		libmicrohttpd libcurl 2>/dev/null; then
 		for pc in libbpf:libbpf-dev libxdp:libxdp-dev libelf:libelf-dev zlib:zlib1g-dev \
 			libmnl:libmnl-dev jansson:libjansson-dev libcrypto:libssl-dev \
-			libmicrohttpd:libmicrohttpd-dev; do
+			libmicrohttpd:libmicrohttpd-dev libcurl:libcurl4-openssl-dev; do
 			pkg-config --exists "${pc%%:*}" 2>/dev/null || missing+=("${pc#*:}")
 		done
 	fi
@@ -71,6 +72,7 @@ check_test() {
 	need_cmd wg wireguard-tools
 	need_cmd xdp-loader xdp-tools
 	need_cmd tcpdump tcpdump
+	need_cmd openssl openssl		# the peer API tests' CA and certificates
 	need_cmd python3 python3
 	need_cmd curl curl
 	need_cmd promtool prometheus		# promtool check metrics (tests/integration/metrics.sh)

@@ -56,7 +56,7 @@ lab_spawn --log "$LAB_TMP/api.err" nsenter --net="$(lab_ns_path gw)" python3 "$L
 api_up() { lab_nsenter gw python3 -c 'import socket; socket.create_connection(("127.0.0.1", 8099), 1)' 2>/dev/null; }
 lab_wait_until 60 api_up || { cat "$LAB_TMP/api.err"; lab_fail "the API server did not listen within 60 s"; }
 
-wgx_daemon gw --wg "$GW" --policy "$LAB_TMP/policy.json" --peer-api http://127.0.0.1:8099/v1/users
+wgx_daemon gw --wg "$GW" --policy "$LAB_TMP/policy.json" --peer-api http://127.0.0.1:8099/v1/users --api-insecure
 
 has_peer() { lab_nsenter gw wg show "$GW" peers | grep -qx "$1"; }
 b64url() { python3 -c 'import base64,sys; print(base64.urlsafe_b64encode(base64.b64decode(sys.argv[1])).decode().rstrip("="))' "$1"; }

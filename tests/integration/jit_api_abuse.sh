@@ -80,7 +80,7 @@ PY
 lab_spawn --log "$LAB_TMP/api.err" nsenter --net="$(lab_ns_path gw)" python3 "$LAB_TMP/api.py" "$LAB_TMP/users.json"
 for _ in $(seq 100); do lab_nsenter gw python3 -c 'import socket; socket.create_connection(("127.0.0.1", 8098), 1)' 2>/dev/null && break; sleep 0.1; done
 
-wgx_daemon gw --wg "$GW" --policy "$LAB_TMP/policy.json" --peer-api http://127.0.0.1:8098/v1/users \
+wgx_daemon gw --wg "$GW" --policy "$LAB_TMP/policy.json" --peer-api http://127.0.0.1:8098/v1/users --api-insecure \
 	--api-revalidate 2
 has_peer() { lab_nsenter gw wg show "$GW" peers | grep -qx "$1"; }
 stat() { wgx_stat gw "$1"; }
