@@ -9,17 +9,7 @@
 . "$(dirname "$0")/../lib/prelude.sh" wgx ping
 
 wgx_uplinks 83 a b x
-kg=$(lab_genkey); pg=$(lab_pubkey "$kg")
-GW=${LAB_ID}g
-lab_wg gw "$GW" "$kg" 51820 100.64.0.1/24
-declare -A pub
-i=1
-for c in a b x; do
-	k=$(lab_genkey); pub[$c]=$(lab_pubkey "$k")
-	lab_wg "c$c" "${LAB_ID}$c" "$k" $((41000 + i)) "100.64.0.1$i/24"
-	lab_wg_peer "c$c" "${LAB_ID}$c" "$pg" endpoint "10.83.$i.2:51820" allowed-ips 100.64.0.0/24
-	i=$((i + 1))
-done
+wgx_wg_clients 83 a b x
 
 # The policy file has the groups; the users live behind the API.
 cat >"$LAB_TMP/policy.json" <<J

@@ -86,6 +86,29 @@ wgx_uplinks() {
 	done
 }
 
+# wgx_wg_clients NET C...: after wgx_uplinks NET C..., the gateway's WireGuard device $GW
+# (port 51820, 100.64.0.1/24, its public key in $pg) and one client per C in namespace cC
+# (device ${LAB_ID}C, port 41000+i, 100.64.0.1i/24, the gateway its peer at 10.NET.i.2:51820);
+# the clients' public keys in pub[C].
+wgx_wg_clients() {
+	local net=$1 c k kg i=1
+	shift
+	kg=$(lab_genkey)
+	pg=$(lab_pubkey "$kg")
+	GW=${LAB_ID}g
+	lab_wg gw "$GW" "$kg" 51820 100.64.0.1/24
+	# shellcheck disable=SC2034 # used by the caller
+	declare -gA pub
+	for c in "$@"; do
+		k=$(lab_genkey)
+		# shellcheck disable=SC2034 # used by the caller
+		pub[$c]=$(lab_pubkey "$k")
+		lab_wg "c$c" "${LAB_ID}$c" "$k" $((41000 + i)) "100.64.0.1$i/24"
+		lab_wg_peer "c$c" "${LAB_ID}$c" "$pg" endpoint "10.$net.$i.2:51820" allowed-ips 100.64.0.0/24
+		i=$((i + 1))
+	done
+}
+
 # wgx_daemon NS ARGS...: `wgxdp run ARGS` in namespace NS, in the background, its log in
 # $LAB_TMP/run.log; returns once it is ready. DAEMON is its pid (nsenter execs wgxdp, so
 # kill -9 $DAEMON hits the daemon itself).
