@@ -8,13 +8,21 @@
 #include <strings.h>
 #include <curl/curl.h>
 
+#include <sys/epoll.h>
+
 #include "loader/http.h"
+#include "loader/loop.h"
 #include "loader/wipe.h"
 
 struct wgx_http {
-	CURL *c;
+	CURL *c;			/* the options every request starts from */
 	struct curl_slist *headers;	/* Authorization (wiped when freed), Accept */
 	size_t max_body;
+	CURLM *multi;			/* asynchronous requests (wgx_http_attach) */
+	struct wgx_loop *loop;
+	int timer;
+	unsigned int in_flight;
+	struct req *reqs;		/* in flight */
 };
 
 /* What one transfer gathers. */
@@ -23,6 +31,17 @@ struct xfer {
 	size_t cap, max;
 	bool over;
 	char cache_control[256];
+};
+
+/* One asynchronous request. */
+struct req {
+	CURL *c;
+	struct xfer x;
+	struct wgx_http_resp r;
+	char err[CURL_ERROR_SIZE];
+	wgx_http_done_fn fn;
+	void *ctx;
+	struct req *next, **pprev;	/* wgx_http.reqs */
 };
 
 int wgx_http_url_check(const char *url, bool insecure)
@@ -193,10 +212,30 @@ fail:
 	return ret;
 }
 
+static void req_free(struct req *q)
+{
+	wgx_http_resp_free(&q->r);
+	if (q->c)
+		curl_easy_cleanup(q->c);
+	free(q);
+}
+
 void wgx_http_free(struct wgx_http *h)
 {
 	if (!h)
 		return;
+	if (h->multi) {
+		while (h->reqs) {	/* never answered: the daemon is stopping */
+			struct req *q = h->reqs;
+
+			h->reqs = q->next;
+			curl_multi_remove_handle(h->multi, q->c);
+			req_free(q);
+		}
+		curl_multi_cleanup(h->multi);
+		if (h->loop && h->timer >= 0)
+			wgx_loop_del(h->loop, h->timer);
+	}
 	if (h->c)
 		curl_easy_cleanup(h->c);
 	wipe_headers(h->headers);
@@ -289,6 +328,161 @@ int wgx_http_get(struct wgx_http *h, const char *url, const char *etag, struct w
 		}
 	}
 	return 0;
+}
+
+/* ---- asynchronous: libcurl's sockets and timer in the loop ---- */
+
+static void check_done(struct wgx_http *h)
+{
+	struct CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(h->multi, &left))) {
+		struct req *q = NULL;
+		char why[512] = "";
+		int err = 0;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
+		curl_multi_remove_handle(h->multi, m->easy_handle);
+		if (!q)
+			continue;
+		h->in_flight--;
+		*q->pprev = q->next;
+		if (q->next)
+			q->next->pprev = q->pprev;
+		if (m->data.result != CURLE_OK) {
+			err = map_error(m->data.result, &q->x, q->err[0] ? q->err :
+					curl_easy_strerror(m->data.result), why, sizeof(why));
+			wgx_http_resp_free(&q->r);
+		} else {
+			curl_easy_getinfo(q->c, CURLINFO_RESPONSE_CODE, &q->r.status);
+			q->r.max_age = wgx_http_max_age(q->x.cache_control);
+			if (!q->r.body && !(q->r.body = strdup(""))) {
+				err = -ENOMEM;
+				snprintf(why, sizeof(why), "%s", strerror(ENOMEM));
+			}
+		}
+		q->fn(q->ctx, err, &q->r, why);	/* takes q->r when err is 0 */
+		memset(&q->r, 0, sizeof(q->r));
+		req_free(q);
+	}
+}
+
+static void on_sock(void *ctx, int fd, uint32_t events)
+{
+	struct wgx_http *h = ctx;
+	int running, flags = 0;
+
+	if (events & EPOLLIN)
+		flags |= CURL_CSELECT_IN;
+	if (events & EPOLLOUT)
+		flags |= CURL_CSELECT_OUT;
+	if (events & (EPOLLERR | EPOLLHUP))
+		flags |= CURL_CSELECT_ERR;
+	curl_multi_socket_action(h->multi, fd, flags, &running);
+	check_done(h);
+}
+
+static void on_timer(void *ctx, int fd, uint32_t events)
+{
+	struct wgx_http *h = ctx;
+	int running;
+
+	(void)fd;
+	(void)events;
+	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(h);
+}
+
+static int sock_cb(CURL *c, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct wgx_http *h = userp;
+	uint32_t ev = 0;
+
+	(void)c;
+	(void)socketp;
+	wgx_loop_del(h->loop, s);	/* not there yet is fine */
+	if (what == CURL_POLL_REMOVE)
+		return 0;
+	if (what & CURL_POLL_IN)
+		ev |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev |= EPOLLOUT;
+	return wgx_loop_add(h->loop, s, ev, on_sock, h) ? -1 : 0;
+}
+
+static int timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+	struct wgx_http *h = userp;
+
+	(void)m;
+	return wgx_loop_arm(h->loop, h->timer, timeout_ms < 0 ? WGX_LOOP_DISARM :
+						      (uint64_t)timeout_ms) ? -1 : 0;
+}
+
+int wgx_http_attach(struct wgx_http *h, struct wgx_loop *l)
+{
+	int err;
+
+	h->multi = curl_multi_init();
+	if (!h->multi)
+		return -ENOMEM;
+	h->loop = l;
+	h->timer = -1;
+	err = wgx_loop_oneshot(l, on_timer, h, &h->timer);
+	if (err)
+		return err;
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
+	return 0;
+}
+
+int wgx_http_start(struct wgx_http *h, const char *url, wgx_http_done_fn fn, void *ctx)
+{
+	struct req *q;
+
+	if (!h->multi)
+		return -EINVAL;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->c = curl_easy_duphandle(h->c);
+	if (!q->c) {
+		free(q);
+		return -ENOMEM;
+	}
+	q->fn = fn;
+	q->ctx = ctx;
+	q->r.max_age = -1;
+	q->x.r = &q->r;
+	q->x.max = h->max_body;
+	curl_easy_setopt(q->c, CURLOPT_URL, url);
+	curl_easy_setopt(q->c, CURLOPT_HTTPHEADER, h->headers);
+	curl_easy_setopt(q->c, CURLOPT_WRITEDATA, &q->x);
+	curl_easy_setopt(q->c, CURLOPT_HEADERDATA, &q->x);
+	curl_easy_setopt(q->c, CURLOPT_ERRORBUFFER, q->err);
+	curl_easy_setopt(q->c, CURLOPT_PRIVATE, q);
+	if (curl_multi_add_handle(h->multi, q->c) != CURLM_OK) {
+		req_free(q);
+		return -EIO;
+	}
+	h->in_flight++;
+	q->next = h->reqs;
+	if (q->next)
+		q->next->pprev = &q->next;
+	q->pprev = &h->reqs;
+	h->reqs = q;
+	return 0;
+}
+
+unsigned int wgx_http_in_flight(const struct wgx_http *h)
+{
+	return h->in_flight;
 }
 
 void wgx_http_resp_free(struct wgx_http_resp *r)

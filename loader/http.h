@@ -50,6 +50,22 @@ int wgx_http_get(struct wgx_http *h, const char *url, const char *etag, struct w
 		 char *why, size_t len);
 void wgx_http_resp_free(struct wgx_http_resp *r);
 
+/*
+ * Asynchronous requests in the daemon's loop (loader/loop.h): libcurl's sockets and timer
+ * become loop sources, and a request's end calls its fn on the loop's thread. Requests share
+ * the connection cache (reused). wgx_http_attach once, before wgx_http_start.
+ */
+struct wgx_loop;
+typedef void (*wgx_http_done_fn)(void *ctx, int err, struct wgx_http_resp *r, const char *why);
+int wgx_http_attach(struct wgx_http *h, struct wgx_loop *l);
+/*
+ * Start GET url; fn(ctx, err, r, why) is called once when it ends, as wgx_http_get returns
+ * (r is fn's to free with wgx_http_resp_free when err is 0). 0, or -errno (fn not called).
+ */
+int wgx_http_start(struct wgx_http *h, const char *url, wgx_http_done_fn fn, void *ctx);
+/* Requests in flight. */
+unsigned int wgx_http_in_flight(const struct wgx_http *h);
+
 /* 0 if url is https://host..., or http://host... with insecure (-EPROTONOSUPPORT without);
  * -EINVAL for anything else. */
 int wgx_http_url_check(const char *url, bool insecure);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "loader/http.h"
 #include "loader/identity.h"
@@ -15,6 +16,14 @@
 #define DEFAULT_AGE_S	60		/* a user's answer without max-age */
 #define FAIL_LOG_NS	(10 * NS)	/* one failure line per 10 s at most */
 #define PROBE		8		/* cache slots looked at per key */
+
+/* A request in flight (asynchronous). */
+struct wgx_id_req {
+	struct wgx_identity *id;
+	uint8_t key[WG_KEY_LEN];
+	struct wgx_id_req *next;
+};
+
 
 int wgx_identity_init(struct wgx_identity *id, char *why, size_t len)
 {
@@ -43,6 +52,19 @@ static void cached_drop(struct wgx_id_cached *c)
 	memset(c, 0, sizeof(*c));
 }
 
+void wgx_identity_detach(struct wgx_identity *id)
+{
+	wgx_http_free(id->api);
+	id->api = NULL;
+	while (id->reqs) {	/* their requests went with the http handle */
+		struct wgx_id_req *q = id->reqs;
+
+		id->reqs = q->next;
+		free(q);
+	}
+	id->nr_reqs = 0;
+}
+
 void wgx_identity_free(struct wgx_identity *id)
 {
 	unsigned int i;
@@ -51,8 +73,7 @@ void wgx_identity_free(struct wgx_identity *id)
 	id->policy = NULL;
 	wgx_table_free(id->unknown_key);
 	id->unknown_key = NULL;
-	wgx_http_free(id->api);
-	id->api = NULL;
+	wgx_identity_detach(id);
 	for (i = 0; id->cache && i < WGX_ID_CACHE_SLOTS; i++)
 		cached_drop(&id->cache[i]);
 	free(id->cache);
@@ -205,47 +226,134 @@ static enum wgx_ident stale(struct wgx_identity *id, const uint8_t pub[WG_KEY_LE
 	return WGX_ID_FOUND;
 }
 
-/* The peer API: one user object per key; 404 and 410 are unknown. */
+/* What an answer (or a failure, err) says about pub: 404 and 410 are unknown. */
+static enum wgx_ident answered(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
+			       uint64_t now, int err, struct wgx_http_resp *r, const char *why,
+			       struct wgx_user **out)
+{
+	enum wgx_ident ret;
+	uint8_t ck[16];
+	char k64[45];
+
+	wgx_key_to_base64url(k64, pub);
+	if (err) {
+		api_fail(id, now, "%s", why);
+		return stale(id, pub, k64, now, out);
+	}
+	if (r->status == 404 || r->status == 410) {
+		struct wgx_id_cached *c = cached(id, pub, false, now);
+
+		if (c)
+			cached_drop(c);
+		wgx_key_pubkey(ck, pub);
+		wgx_cache_put(id->unknown_key, ck, now, UNKNOWN_TTL_NS);
+		return WGX_ID_UNKNOWN;
+	}
+	if (r->status != 200) {
+		api_fail(id, now, "%s: HTTP %ld", k64, r->status);
+		return stale(id, pub, k64, now, out);
+	}
+	ret = user_of(id, pub, r->body, k64, now, out);
+	if (ret == WGX_ID_FOUND) {
+		cache_answer(id, pub, r, now);
+		id->last_source = WGX_IDS_API;
+	} else {
+		ret = stale(id, pub, k64, now, out);
+	}
+	return ret;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+static void on_answer(void *ctx, int err, struct wgx_http_resp *r, const char *why)
+{
+	struct wgx_id_req *q = ctx, **pp;
+	struct wgx_identity *id = q->id;
+	struct wgx_user *owned = NULL;
+	enum wgx_ident ret;
+
+	for (pp = &id->reqs; *pp && *pp != q; pp = &(*pp)->next)
+		;
+	if (*pp) {
+		*pp = q->next;
+		id->nr_reqs--;
+	}
+	ret = answered(id, q->key, mono_ns(), err, r, why, &owned);
+	if (!err)
+		wgx_http_resp_free(r);
+	id->done(id->done_ctx, q->key, ret, owned);
+	free(q);
+}
+
+int wgx_identity_attach(struct wgx_identity *id, struct wgx_loop *l,
+			void (*done)(void *ctx, const uint8_t pub[32], enum wgx_ident r,
+				     struct wgx_user *owned),
+			void *ctx)
+{
+	int err;
+
+	if (!id->api)
+		return 0;
+	err = wgx_http_attach(id->api, l);
+	if (err)
+		return err;
+	id->done = done;
+	id->done_ctx = ctx;
+	return 0;
+}
+
+/* The peer API about pub: asked now and answered (not attached), or PENDING. */
 static enum wgx_ident api_get(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
 			      uint64_t now, struct wgx_user **out)
 {
 	struct wgx_http_resp r;
 	char k64[45], url[1024], why[512];
+	struct wgx_id_req *q;
 	enum wgx_ident ret;
 	int err;
 
+	for (q = id->reqs; q; q = q->next)
+		if (!memcmp(q->key, pub, WG_KEY_LEN))
+			return WGX_ID_PENDING;	/* one request per key */
 	wgx_key_to_base64url(k64, pub);
 	if (!api_allow(id, now))
 		return stale(id, pub, k64, now, out);
 	if ((size_t)snprintf(url, sizeof(url), "%s/%s", id->api_url, k64) >= sizeof(url))
 		return WGX_ID_API_ERROR;
+	if (id->done) {
+		if (id->nr_reqs >= WGX_ID_MAX_IN_FLIGHT) {
+			api_fail(id, now, "%u requests in flight: not asking about more",
+				 id->nr_reqs);
+			return stale(id, pub, k64, now, out);
+		}
+		q = calloc(1, sizeof(*q));
+		if (!q)
+			return WGX_ID_API_ERROR;
+		q->id = id;
+		memcpy(q->key, pub, WG_KEY_LEN);
+		err = wgx_http_start(id->api, url, on_answer, q);
+		if (err) {
+			free(q);
+			api_fail(id, now, "start a request: %s", strerror(-err));
+			return stale(id, pub, k64, now, out);
+		}
+		q->next = id->reqs;
+		id->reqs = q;
+		id->nr_reqs++;
+		id->api_requests++;
+		return WGX_ID_PENDING;
+	}
 	id->api_requests++;
 	err = wgx_http_get(id->api, url, NULL, &r, why, sizeof(why));
-	if (err) {
-		api_fail(id, now, "%s", why);
-		return stale(id, pub, k64, now, out);
-	}
-	if (r.status == 404 || r.status == 410) {
-		struct wgx_id_cached *c = cached(id, pub, false, now);
-
-		if (c)
-			cached_drop(c);
+	ret = answered(id, pub, now, err, &r, why, out);
+	if (!err)
 		wgx_http_resp_free(&r);
-		return WGX_ID_UNKNOWN;
-	}
-	if (r.status != 200) {
-		api_fail(id, now, "%s: HTTP %ld", k64, r.status);
-		wgx_http_resp_free(&r);
-		return stale(id, pub, k64, now, out);
-	}
-	ret = user_of(id, pub, r.body, k64, now, out);
-	if (ret == WGX_ID_FOUND) {
-		cache_answer(id, pub, &r, now);
-		id->last_source = WGX_IDS_API;
-	} else {
-		ret = stale(id, pub, k64, now, out);
-	}
-	wgx_http_resp_free(&r);
 	return ret;
 }
 
@@ -284,8 +392,6 @@ enum wgx_ident wgx_identity_lookup(struct wgx_identity *id, const uint8_t pub[WG
 	r = api_get(id, pub, now, owned);
 	if (r == WGX_ID_FOUND)
 		*u = *owned;
-	else if (r == WGX_ID_UNKNOWN)
-		wgx_cache_put(id->unknown_key, ck, now, UNKNOWN_TTL_NS);
 	return r;
 }
 

@@ -9,7 +9,8 @@
  * (down, slow, an error status, nonsense) a user answered within api_stale seconds still
  * gets in; a key never answered does not. Also revalidates the users that came from the API,
  * so that an API user is never valid forever. Logs API failures (wgx_log, component "run"),
- * at most one line per 10 seconds with the count of the others.
+ * at most one line per 10 seconds with the count of the others. In the daemon, requests run
+ * in its loop (wgx_identity_attach); without it (tools, tests) they are made in place.
  */
 #ifndef WGXDP_IDENTITY_H
 #define WGXDP_IDENTITY_H
@@ -26,6 +27,8 @@ enum wgx_ident {
 	WGX_ID_UNKNOWN,		/* neither the policy nor the API knows the key */
 	WGX_ID_UNKNOWN_CACHED,	/* the API said so less than a minute ago */
 	WGX_ID_API_ERROR,	/* the API failed, answered nonsense, or is rate-limited */
+	WGX_ID_PENDING,		/* asked (or being asked): the answer comes through the
+				 * callback of wgx_identity_attach */
 };
 
 /* How a found user was known (wgx_identity.last_source). */
@@ -62,7 +65,14 @@ struct wgx_identity {
 	uint64_t fail_quiet;
 	enum wgx_id_source last_source;	/* of the last FOUND */
 	uint64_t api_requests, api_cached, api_stale_used;	/* counters */
+	/* asynchronous (wgx_identity_attach): the requests in flight, one per key */
+	struct wgx_id_req *reqs;
+	unsigned int nr_reqs;
+	void (*done)(void *ctx, const uint8_t pub[32], enum wgx_ident r, struct wgx_user *owned);
+	void *done_ctx;
 };
+
+#define WGX_ID_MAX_IN_FLIGHT	256	/* more lookups at once fail (API_ERROR) */
 
 /* 0, or -errno with why filled (the API's TLS options are unusable). */
 int wgx_identity_init(struct wgx_identity *id, char *why, size_t len);
@@ -80,6 +90,20 @@ int wgx_identity_load(struct wgx_identity *id, struct wgx_policy_err *err);
 enum wgx_ident wgx_identity_lookup(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
 				   uint64_t now_ns, const struct wgx_user **u,
 				   struct wgx_user **owned);
+/*
+ * Look keys up without waiting: lookup and revalidate answer WGX_ID_PENDING where they would
+ * ask the API, and done(ctx, pub, r, owned) gets the answer from the loop later (FOUND with
+ * owned, the callee's to free; UNKNOWN; API_ERROR, or FOUND from a stale answer). A key
+ * asked about while its request is in flight makes no second one. 0 or -errno.
+ */
+int wgx_identity_attach(struct wgx_identity *id, struct wgx_loop *l,
+			void (*done)(void *ctx, const uint8_t pub[32], enum wgx_ident r,
+				     struct wgx_user *owned),
+			void *ctx);
+
+/* Stops the asynchronous requests (before the loop goes): answers in flight are dropped. */
+void wgx_identity_detach(struct wgx_identity *id);
+
 /* Ask the API again (no negative cache): FOUND (*owned to free), UNKNOWN or API_ERROR. */
 enum wgx_ident wgx_identity_revalidate(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
 				       uint64_t now_ns, struct wgx_user **owned);

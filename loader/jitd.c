@@ -56,7 +56,44 @@ struct jitd {
 	struct wgx_prom_hist install_time;	/* initiation (uplink's ktime) to peer installed */
 	struct wgx_metrics_src msrc;
 	struct wgx_metrics *metrics;		/* NULL without --metrics */
+	struct waiting *waiting;	/* initiations whose key the peer API is asked about */
+	struct verdict *verdicts;	/* the API's answers to revalidations, for the sweep */
 };
+
+/*
+ * An initiation waiting for the peer API's answer about its key: the newest one per key (a
+ * retry or a move replaces the one before; one request either way).
+ */
+#define WAIT_SLOTS	1024		/* a power of 2; > WGX_ID_MAX_IN_FLIGHT */
+struct waiting {
+	bool used;
+	uint8_t pub[WG_KEY_LEN];
+	uint8_t tai[WG_TAI64N_LEN];
+	struct wgx_hs_event ev;
+};
+
+/* The API's answer to a revalidation, kept until the sweep's judge takes it. */
+#define VERDICT_SLOTS	1024
+struct verdict {
+	bool used;
+	uint8_t pub[WG_KEY_LEN];
+	enum wgx_ident r;
+	struct wgx_user *owned;
+};
+
+/* The slot of pub in t[n] (n a power of 2): its own, or a free one if make; NULL if none. */
+#define SLOT_OF(t, n, key, make) ({						\
+	typeof(&(t)[0]) __s = NULL;						\
+	uint32_t __h;								\
+	unsigned int __i;							\
+	memcpy(&__h, (key), sizeof(__h));					\
+	for (__i = 0; __i < 16 && !__s; __i++) {				\
+		typeof(&(t)[0]) __c = &(t)[(__h + __i) & ((n) - 1)];		\
+		if (__c->used ? !memcmp(__c->pub, (key), WG_KEY_LEN) : (make))	\
+			__s = __c;						\
+	}									\
+	__s;									\
+})
 
 static uint64_t now_ns(clockid_t c)
 {
@@ -349,15 +386,17 @@ static void hs_record(struct jitd *d, const struct wgx_hs_event *ev, const char 
 	wgx_flowlog_peer(d->flowlog, "handshake", outcome, u ? u->name : NULL, pub, ep);
 }
 
+static void identified(struct jitd *d, const struct wgx_hs_event *ev, const uint8_t *pub,
+		       const uint8_t *tai, enum wgx_ident r, const struct wgx_user *u,
+		       struct wgx_user *owned);
+
 static int on_event(void *ctx, const struct wgx_hs_event *ev)
 {
 	struct jitd *d = ctx;
 	uint8_t pub[WG_KEY_LEN], tai[WG_TAI64N_LEN];
 	struct wgx_user *owned = NULL;
 	const struct wgx_user *u = NULL;
-	char ep[64], k64[45], why[256];
-	const char *denied;
-	int err;
+	enum wgx_ident r;
 
 	d->st.events++;
 	d->stats_dirty = true;
@@ -392,21 +431,81 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 		on_existing(d, ev, pub);
 		return 0;
 	}
-	switch (wgx_identity_lookup(&d->id, pub, now_ns(CLOCK_MONOTONIC), &u, &owned)) {
+	r = wgx_identity_lookup(&d->id, pub, now_ns(CLOCK_MONOTONIC), &u, &owned);
+	if (r == WGX_ID_PENDING) {
+		struct waiting *w = SLOT_OF(d->waiting, WAIT_SLOTS, pub, true);
+
+		if (!w) {
+			d->st.api_errors++;	/* more keys waiting than slots: not held */
+			wgx_flowlog_count(d->flowlog, WGX_FO_API_ERROR);
+			return 0;
+		}
+		w->used = true;
+		memcpy(w->pub, pub, WG_KEY_LEN);
+		memcpy(w->tai, tai, WG_TAI64N_LEN);
+		w->ev = *ev;
+		return 0;
+	}
+	identified(d, ev, pub, tai, r, u, owned);
+	return 0;
+}
+
+/* The peer API's answer about pub: to the initiation waiting for it, or to a revalidation. */
+static void on_ident(void *ctx, const uint8_t pub[32], enum wgx_ident r, struct wgx_user *owned)
+{
+	struct jitd *d = ctx;
+	struct waiting *w = SLOT_OF(d->waiting, WAIT_SLOTS, pub, false);
+	struct verdict *v;
+
+	if (w) {
+		struct waiting held = *w;
+
+		w->used = false;
+		identified(d, &held.ev, held.pub, held.tai, r, owned, owned);
+		return;
+	}
+	/* a revalidation is about a peer on the device; anything else has nobody to go to */
+	v = wgx_lc_on_device(&d->lc, pub) ? SLOT_OF(d->verdicts, VERDICT_SLOTS, pub, true) : NULL;
+	if (!v) {
+		wgx_user_free(owned);	/* (the sweep asks again if it is due) */
+		return;
+	}
+	wgx_user_free(v->owned);
+	v->used = true;
+	memcpy(v->pub, pub, WG_KEY_LEN);
+	v->r = r;
+	v->owned = owned;
+}
+
+/* An initiation whose key identity has answered for: u (owned if from the API), or none. */
+static void identified(struct jitd *d, const struct wgx_hs_event *ev, const uint8_t *pub,
+		       const uint8_t *tai, enum wgx_ident r, const struct wgx_user *u,
+		       struct wgx_user *owned)
+{
+	char ep[64], k64[45], why[256];
+	const char *denied;
+	int err;
+
+	switch (r) {
 	case WGX_ID_FOUND:
 		break;
 	case WGX_ID_UNKNOWN:
 		d->st.unknown_key++;
+		d->stats_dirty = true;
 		wgx_flowlog_count(d->flowlog, WGX_FO_UNKNOWN);
-		return 0;
+		return;
 	case WGX_ID_UNKNOWN_CACHED:
 		d->st.unknown_cached++;	/* asked less than a minute ago: recorded then */
-		return 0;
+		d->stats_dirty = true;
+		return;
 	case WGX_ID_API_ERROR:
+	case WGX_ID_PENDING:
 		d->st.api_errors++;
+		d->stats_dirty = true;
 		wgx_flowlog_count(d->flowlog, WGX_FO_API_ERROR);
-		return 0;
+		return;
 	}
+	d->stats_dirty = true;
 	/* a user's key: its newest timestamp is what a replay must beat from now on */
 	err = wgx_admit_commit(&d->adm, pub, tai);
 	if (err)
@@ -466,7 +565,6 @@ static int on_event(void *ctx, const struct wgx_hs_event *ev)
 	}
 out:
 	wgx_user_free(owned);
-	return 0;
 }
 
 /* An API user confirmed again: her rules as the API says now (groups may have changed). */
@@ -505,8 +603,22 @@ static enum wgx_removal judge(void *ctx, const struct wgx_peer_key *k, struct wg
 	/* due, or not known since a restart (her rules are not kept yet) */
 	if (!u && api && ((int64_t)now_s - r->validated_s >= (int64_t)d->o->api_revalidate ||
 			  api_user_find(d, k->public_key) < 0)) {
-		switch (wgx_identity_revalidate(&d->id, k->public_key, now_ns(CLOCK_MONOTONIC),
-						&owned)) {
+		struct verdict *v = SLOT_OF(d->verdicts, VERDICT_SLOTS, k->public_key, false);
+		enum wgx_ident res;
+
+		/* the answer to the question asked at an earlier sweep, or ask it now */
+		if (v) {
+			res = v->r;
+			owned = v->owned;
+			v->owned = NULL;
+			v->used = false;
+		} else {
+			res = wgx_identity_revalidate(&d->id, k->public_key,
+						      now_ns(CLOCK_MONOTONIC), &owned);
+		}
+		switch (res) {
+		case WGX_ID_PENDING:
+			break;		/* keep it; the answer comes for a later sweep */
 		case WGX_ID_FOUND:
 			u = owned;
 			r->validated_s = now_s;
@@ -790,6 +902,13 @@ static int start(struct jitd *d)
 		err = wgx_loop_timer(d->loop, o->sweep_ms ? o->sweep_ms : 1000, on_tick, d);
 	if (!err && d->metrics)
 		err = wgx_metrics_attach(d->metrics, d->loop);
+	if (!err && o->api_url) {
+		/* the peer API's sockets in the loop: a lookup never holds the rest */
+		d->waiting = calloc(WAIT_SLOTS, sizeof(*d->waiting));
+		d->verdicts = calloc(VERDICT_SLOTS, sizeof(*d->verdicts));
+		err = !d->waiting || !d->verdicts ? -ENOMEM :
+			wgx_identity_attach(&d->id, d->loop, on_ident, d);
+	}
 	if (err)
 		return err;
 	wgx_key_to_base64(pub, d->noise.pub);
@@ -819,6 +938,7 @@ int wgx_jitd_run(const struct wgx_jitd_opts *o)
 {
 	struct jitd d = { .o = o, .sfd = -1, .rj = { -1, -1 },
 			  .state = { -1, -1, -1 } };
+	unsigned int i;
 	int err;
 
 	wgx_prom_hist_init(&d.install_time, wgx_install_buckets, wgx_nr_install_buckets);
@@ -843,6 +963,11 @@ int wgx_jitd_run(const struct wgx_jitd_opts *o)
 	wgx_policy_free(d.empty);
 	wgx_events_close(d.events);
 	wgx_metrics_close(d.metrics);	/* leaves the loop before it goes */
+	wgx_identity_detach(&d.id);	/* the peer API's requests, too */
+	for (i = 0; d.verdicts && i < VERDICT_SLOTS; i++)
+		wgx_user_free(d.verdicts[i].owned);
+	free(d.verdicts);
+	free(d.waiting);
 	wgx_loop_free(d.loop);
 	wgx_jit_state_close(&d.state);
 	wgx_lc_free(&d.lc);

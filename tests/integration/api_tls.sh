@@ -7,8 +7,10 @@
 # - Refused, with a clear log line and no peer: a certificate from another CA, an expired one,
 #   one for another host name; no token, a wrong token (401); http:// without --api-insecure
 #   (exit 2, nothing started); a token file that would add a header.
-# - Failing within --api-timeout, counted (api_errors), while a user of the policy file still
-#   gets in on her first attempt: a 10 MB answer, a server that never answers, malformed JSON.
+# - Failing within --api-timeout, counted (api_errors): a 10 MB answer, malformed JSON, a
+#   server that never answers; while that one waits, a user of the policy file gets in on her
+#   first attempt (the lookup is in the daemon's loop, not in its way), and the waiting key's
+#   retry makes no second request.
 # - Working: the right CA and token: alice gets in on her first attempt; she reconnects within
 #   the answer's max-age without a second request; with the API stopped she (cached, within
 #   --api-stale) still gets in, a key never seen does not, and the failures are logged once
@@ -153,18 +155,26 @@ refused 8443/v1/users "a wrong token" "HTTP 401" --api-ca "$D/ca.pem" --api-toke
 refused 8443/big "a 10 MB answer" "over 1048576 bytes" "${TLS[@]}"
 refused 8443/bad "malformed JSON" "peer API https://127.0.0.1:8443/bad/" "${TLS[@]}"
 
-# A server that never answers: alice's lookup times out (2 s), and pat, from the policy file,
-# still gets in on her first attempt meanwhile.
+# A server that never answers: alice's lookup waits out --api-timeout (8 s) in the daemon's
+# loop; meanwhile pat, from the policy file, gets in on her first attempt (her peer is
+# installed before alice's lookup ends), and alice's retry 5 s later makes no second request.
 wgx_daemon gw --wg "$GW" --policy "$LAB_TMP/policy.json" --peer-api https://127.0.0.1:8443/hang \
-	--api-timeout 2000 "${TLS[@]}"
+	--api-timeout 8000 "${TLS[@]}"
 hanging() { grep -q "^8443 /hang/" "$LAB_TMP/api.log"; }
-lab_nsenter ca ping -c 1 -W 1 100.64.0.1 >/dev/null 2>&1 &
+i0=$(wgx_ctr gw gau initiation)
+lab_nsenter ca ping -c 1 -W 12 100.64.0.1 >/dev/null 2>&1 &
 lab_wait_until 20 hanging || lab_fail "alice's lookup did not reach the hanging API"
 wgx_first_attempt gw gpu cp 100.64.0.1 || lab_fail "pat (policy file) did not get in on her first attempt while the API hung (exit $?)"
-echo "ok: pat got in on her first attempt while alice's lookup hung ($WGX_MS ms; --api-timeout 2000)"
-lab_wait_until 20 logged "timed out" || lab_fail "a hung API: the log does not say it timed out"
+echo "ok: pat got in on her first attempt while alice's lookup hung ($WGX_MS ms)"
+lab_wait_until 30 logged "timed out" || lab_fail "a hung API: the log does not say it timed out"
 has_peer "${pub[a]}" && lab_fail "a hung API: alice got a peer"
 echo "ok: a server that never answers: $(grep -m1 "timed out" "$LAB_TMP/run.log" | sed 's/^.*peer API/peer API/')"
+first() { grep -n -m1 -- "$1" "$LAB_TMP/run.log" | cut -d: -f1; }
+[ "$(first "installed pat")" -lt "$(first "timed out")" ] ||
+	lab_fail "pat's peer was installed after alice's lookup ended: the lookup held the daemon"
+echo "ok: pat's peer was installed while alice's lookup was still waiting"
+expect_ge "alice's initiations while her lookup hung" "$(( $(wgx_ctr gw gau initiation) - i0 ))" 2
+expect_eq "requests for alice to the hanging API" "$(grep -c "^8443 /hang/" "$LAB_TMP/api.log")" 1
 expect_ge "api_errors (the lookup that timed out)" "$(wgx_stat gw api_errors)" 1
 stop_daemon
 lab_nsenter gw wg set "$GW" peer "${pub[p]}" remove
