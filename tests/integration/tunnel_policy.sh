@@ -138,9 +138,11 @@ echo "ok: kill -9 of the daemon keeps the policy enforced"
 # flows of exactly those packets and L3 bytes each way; a TCP transfer of 100,000 bytes
 # (full-size packets: the uplink must pass WireGuard's MTU-capped data messages) gives a flow
 # equal to what the tunnel's counters saw meanwhile.
-# flow_of FILTER: "tx_packets tx_bytes rx_packets rx_bytes" of alice's one flow matching FILTER
+# flow_of FILTER: "tx_packets tx_bytes rx_packets rx_bytes" of alice's one flow matching FILTER,
+# ended ones included (a closed TCP flow is past its 10 s soon, and with the daemon stopped
+# nothing removes it from the table)
 flow_of() {
-	wgx gw flows --user alice --json | python3 -c '
+	wgx gw flows --user alice --all --json | python3 -c '
 import json, sys
 m = [f for f in json.load(sys.stdin)["flows"] if eval(sys.argv[1])]
 print(" ".join(str(m[0][k]) for k in ("tx_packets", "tx_bytes", "rx_packets", "rx_bytes")) if len(m) == 1 else "%d flows" % len(m))' "$1"
