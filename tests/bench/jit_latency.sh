@@ -8,27 +8,18 @@
 # Every connect comes from the same source address, faster than the daemon's default
 # per-source limit (20/s), so the limit is raised here (--rate).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/lab.sh
 . tests/lib/wgx.sh
+. tests/lib/connect.sh
 lab_init
 wgx_init
 lab_require ping
 N=${JIT_CONNECTS:-100}
 NS=${JIT_CONNECTS_SLOW:-5}
 
-lab_netns gw
-lab_netns cl
-lab_veth cl clu gw gwu
-lab_addr cl clu 10.85.0.1/24
-lab_addr gw gwu 10.85.0.2/24
-wgx gw attach gwu --port 51820 >/dev/null || lab_fail "attach"
-kg=$(lab_genkey); pg=$(lab_pubkey "$kg")
-GW=${LAB_ID}g
-CL=${LAB_ID}c
-lab_wg gw "$GW" "$kg" 51820 100.64.0.1/16
-lab_wg cl "$CL" "$(lab_genkey)" 41000
-addr() { echo "100.64.$(($1 / 250 + 1)).$(($1 % 250 + 2))"; }
+conn_lab 85
+addr() { conn_addr "$1"; }
 keys=() users=()
 for ((i = 0; i < N + NS; i++)); do
 	k=$(lab_genkey); keys+=("$k")
@@ -38,20 +29,7 @@ done
 
 daemon() { wgx_daemon gw --wg "$GW" --policy "$LAB_TMP/policy.json" --rate 10000 "$@"; }
 
-# connect I: the client takes key I, forgets its session, pings once; prints the RTT in ms
-connect() {
-	printf '%s\n' "${keys[$1]}" >"$LAB_TMP/k"
-	lab_nsenter cl wg set "$CL" private-key "$LAB_TMP/k" peer "$pg" remove
-	lab_nsenter cl wg set "$CL" peer "$pg" endpoint 10.85.0.2:51820 allowed-ips 100.64.0.1/32
-	lab_nsenter cl ip addr flush dev "$CL"
-	lab_nsenter cl ip addr add "$(addr "$1")/32" dev "$CL"
-	lab_nsenter cl ip route add 100.64.0.1/32 dev "$CL"
-	lab_nsenter cl ping -c 1 -W 12 100.64.0.1 | sed -n 's/.*time=\([0-9.]*\) ms/\1/p'
-}
-
-pct() {	# pct FILE P: the P-th percentile of the numbers in FILE
-	sort -n "$1" | awk -v p="$2" '{ a[NR] = $1 } END { i = int((NR * p + 99) / 100); if (i < 1) i = 1; print a[i] }'
-}
+connect() { conn_one "${keys[$1]}" "$1"; }
 
 [ -n "${JIT_PCAP:-}" ] && { lab_spawn --log /dev/null nsenter --net="$(lab_ns_path gw)" tcpdump -i gwu -n -tt -l udp -w "$JIT_PCAP"; sleep 0.5; }
 daemon

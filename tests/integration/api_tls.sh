@@ -66,6 +66,7 @@ users = json.load(open(users_f))
 log = open(log_f, "a", buffering=1)
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     def answer(self, code, body, extra=()):
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
