@@ -264,17 +264,19 @@ static __always_inline bool quota_take(struct wgx_tun_acct *a, const struct wgx_
 	__u64 quota = cfg->flow_quota ?: WGX_TUN_FLOW_QUOTA;
 	__u64 held;
 
+	/* the inbound part first: a flood at its cap never holds one of her own slots */
+	if (inbound) {
+		held = __sync_fetch_and_add(&a->flows_in, 1) - (gone ? gone->flows_in : 0);
+		if ((__s64)held >= (__s64)wgx_flow_quota_in(quota)) {
+			__sync_fetch_and_add(&a->flows_in, -1);
+			return false;
+		}
+	}
 	held = __sync_fetch_and_add(&a->flows, 1) - (gone ? gone->flows : 0);
 	if ((__s64)held >= (__s64)quota) {
 		__sync_fetch_and_add(&a->flows, -1);
-		return false;
-	}
-	if (!inbound)
-		return true;
-	held = __sync_fetch_and_add(&a->flows_in, 1) - (gone ? gone->flows_in : 0);
-	if ((__s64)held >= (__s64)wgx_flow_quota_in(quota)) {
-		__sync_fetch_and_add(&a->flows_in, -1);
-		__sync_fetch_and_add(&a->flows, -1);
+		if (inbound)
+			__sync_fetch_and_add(&a->flows_in, -1);
 		return false;
 	}
 	return true;
@@ -315,25 +317,49 @@ static __always_inline bool flow_create(const struct wgx_flow_key *k,
 	old = bpf_map_lookup_elem(&wgx_flows, k);
 	if (old) {
 		/*
-		 * Her own, opened the same way: it lives again, its counts going on (the daemon
-		 * reports what it has not yet). Another user's (ended when her address passed
-		 * on), or hers opened the other way: left for the daemon to report and remove.
+		 * Another user's (ended when her address passed on), or hers opened the other
+		 * way: left for the daemon to report and remove. Live (another CPU made it a
+		 * moment ago): the packet is counted there. Her own ended one: replaced in one
+		 * step by a copy with its counts going on (the daemon reports what it has not
+		 * yet); the kernel never writes into an ended entry, which the daemon may be
+		 * removing. Gone meanwhile (the daemon removed it): a new entry below.
 		 */
 		if (old->user_id != u->user_id ||
 		    (old->flags & WGX_FLOW_F_INBOUND) != (fl & WGX_FLOW_F_INBOUND))
 			goto refused;
-		old->policy_id = u->policy_id;
-		old->group_id = r->group_id;
-		old->rule_idx = r->rule_idx;
-		old->flags = fl;
-		flow_touch(old, now, len, from_user, 0);
-		flow_started(k, old, now, len, a);
-		return true;
+		if (wgx_flow_live(cfg, k->proto, old, now)) {
+			flow_touch(old, now, len, from_user, fl & ~WGX_FLOW_F_INBOUND);
+			return true;
+		}
+		__builtin_memcpy(&f, old, sizeof(f));
+		f.last_ns = now;
+		f.policy_id = u->policy_id;
+		f.group_id = r->group_id;
+		f.rule_idx = r->rule_idx;
+		f.flags = fl;
+		if (no_acct)
+			;
+		else if (from_user) {
+			f.pkts_out++;
+			f.bytes_out += len;
+		} else {
+			f.pkts_in++;
+			f.bytes_in += len;
+		}
+		if (f.user_id == u->user_id &&
+		    !bpf_map_update_elem(&wgx_flows, k, &f, BPF_EXIST)) {
+			flow_started(k, &f, now, len, a);
+			return true;
+		}
+		f.first_ns = now;	/* removed meanwhile: a new one */
+		f.user_id = u->user_id;
+		f.pkts_out = f.bytes_out = f.pkts_in = f.bytes_in = 0;
 	}
 	if (!a)
 		return false;
 	if (!quota_take(a, cfg, u->user_id, inbound))
 		goto refused;
+	f.first_ns = now;
 	if (from_user) {
 		f.pkts_out = 1;
 		f.bytes_out = len;
@@ -345,8 +371,9 @@ static __always_inline bool flow_create(const struct wgx_flow_key *k,
 		quota_give_back(a, inbound);
 		/* made by another CPU at the same moment: count the packet there */
 		raced = bpf_map_lookup_elem(&wgx_flows, k);
-		if (raced && raced->user_id == u->user_id) {
-			flow_touch(raced, now, len, from_user, fl);
+		if (raced && raced->user_id == u->user_id &&
+		    !((raced->flags ^ fl) & WGX_FLOW_F_INBOUND)) {
+			flow_touch(raced, now, len, from_user, fl & ~WGX_FLOW_F_INBOUND);
 			return true;
 		}
 		goto refused;	/* the table is full */

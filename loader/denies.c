@@ -78,7 +78,7 @@ int wgx_deny_groups_add(struct wgx_deny_groups *dg, const struct wgx_user_denied
 					    seen_cmp) : NULL;
 		if (old && old->denied <= d)
 			d -= old->denied;
-		if (!d)
+		if (!d || !dg->primed)
 			continue;
 		for (k = 0; k < u[i].nr_groups && k < WGX_TUN_MAX_USER_GROUPS; k++) {
 			g = group_of(dg, u[i].groups[k]);
@@ -87,6 +87,7 @@ int wgx_deny_groups_add(struct wgx_deny_groups *dg, const struct wgx_user_denied
 		if (!u[i].nr_groups)
 			group_of(dg, "")->denied += d;
 	}
+	dg->primed = true;
 	qsort(seen, n, sizeof(*seen), seen_cmp);
 	free(dg->seen);
 	dg->seen = seen;

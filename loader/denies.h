@@ -10,6 +10,7 @@
 #ifndef WGXDP_DENIES_H
 #define WGXDP_DENIES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "maps/wgxdp.h"
@@ -26,6 +27,7 @@ struct wgx_deny_groups {
 	size_t nr_seen;
 	struct wgx_deny_group *g;	/* by name */
 	size_t nr_g;
+	bool primed;			/* the first look was taken as the baseline */
 };
 
 /* One user's denies now (the kernel's count since her entry was made) and her groups. */
@@ -52,7 +54,9 @@ void wgx_user_denies_free(struct wgx_user_denies *d);
 /*
  * Adds what u[0..n) (every user the kernel counts now) were denied since the last look:
  * her count minus the last one, or all of it if the count is new or went back (her entry was
- * evicted and made again). 0 or -ENOMEM (nothing changed).
+ * evicted and made again). The first look is the baseline: what was denied before it (an
+ * earlier daemon, users in other groups then) is not added, so the counters start at 0 with
+ * each process, as Prometheus expects of a restart. 0 or -ENOMEM (nothing changed).
  */
 int wgx_deny_groups_add(struct wgx_deny_groups *dg, const struct wgx_user_denied *u, size_t n);
 /* The same from the pinned maps under pin_dir: 0, -ENOENT (not attached), -errno. */

@@ -90,6 +90,8 @@ struct wgx_enforce {
 	uint32_t spare[WGX_ENFORCE_SPARE_SETS];
 	unsigned int nr_spare;
 	int acct_fd;			/* the tunnel's wgx_tun_acct (read only), or -1 */
+	uint8_t *accounted;		/* ids that held an account (WGX_TUN_MAX_USERS flags):
+					 * read once, then kept (an id never loses its account) */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -313,6 +315,7 @@ void wgx_enforce_close(struct wgx_enforce *e)
 			close(e->fd[i]);
 	if (e->acct_fd >= 0)
 		close(e->acct_fd);
+	free(e->accounted);
 	state_clear(e);
 	free(e);
 }
@@ -995,33 +998,34 @@ static int old_id_cmp(const void *x, const void *y)
 	return strcmp(((const struct old_id *)x)->name, ((const struct old_id *)y)->name);
 }
 
-/* Whether id holds an account in the tunnel (wgx_tun_acct): traffic counted under it. */
-static bool id_accounted(const struct wgx_enforce *e, uint32_t id)
+/*
+ * The ids that held an account in the tunnel (wgx_tun_acct: traffic counted under them), as
+ * WGX_TUN_MAX_USERS flags: the map's keys read once (a key-only walk), then kept up to date
+ * by marking every id handed out. NULL if there is no account map (or no memory).
+ */
+static const uint8_t *accounted_ids(struct wgx_enforce *e)
 {
-	struct wgx_tun_acct a;
+	uint32_t key, next;
+	int ret;
 
-	return e->acct_fd >= 0 && !bpf_map_lookup_elem(e->acct_fd, &id, &a);
+	if (e->accounted || e->acct_fd < 0)
+		return e->accounted;
+	e->accounted = calloc(WGX_TUN_MAX_USERS, 1);
+	if (!e->accounted)
+		return NULL;
+	for (ret = bpf_map_get_next_key(e->acct_fd, NULL, &next); !ret;
+	     ret = bpf_map_get_next_key(e->acct_fd, &key, &next)) {
+		if (next < WGX_TUN_MAX_USERS)
+			e->accounted[next] = 1;
+		key = next;
+	}
+	return e->accounted;
 }
 
-/* The ids that hold an account (a map of WGX_TUN_MAX_USERS flags), or NULL if none known. */
-static uint8_t *accounted_ids(const struct wgx_enforce *e)
+static void id_taken(struct wgx_enforce *e, uint32_t id)
 {
-	struct wgx_tun_acct *vals = NULL;
-	uint32_t *keys = NULL;
-	uint8_t *has = NULL;
-	size_t n = 0, i;
-
-	if (e->acct_fd < 0 || wgx_map_read_all(e->acct_fd, 4, sizeof(*vals), (void **)&keys,
-					       (void **)&vals, &n))
-		return NULL;
-	if (n)
-		has = calloc(WGX_TUN_MAX_USERS, 1);
-	for (i = 0; has && i < n; i++)
-		if (keys[i] < WGX_TUN_MAX_USERS)
-			has[keys[i]] = 1;
-	free(keys);
-	free(vals);
-	return has;
+	if (e->accounted && id < WGX_TUN_MAX_USERS)
+		e->accounted[id] = 1;
 }
 
 /*
@@ -1031,12 +1035,13 @@ static uint8_t *accounted_ids(const struct wgx_enforce *e)
  * tunnel's totals of an id are never reset: a new user under an old user's id would take
  * them over), or once all have, the lowest free ones. 0 or -ENOMEM.
  */
-static int assign_ids(const struct wgx_enforce *e, const struct wgx_user *const *u,
+static int assign_ids(struct wgx_enforce *e, const struct wgx_user *const *u,
 		      unsigned int n, uint32_t *uid)
 {
 	struct old_id *old = NULL, q, *hit;
 	unsigned int nr_old = 0, i, k;
-	uint8_t *taken = NULL, *accounted;
+	uint8_t *taken = NULL;
+	const uint8_t *accounted;
 	uint32_t next = 0, fresh = 0;
 
 	taken = calloc(WGX_TUN_MAX_USERS, 1);
@@ -1077,7 +1082,8 @@ static int assign_ids(const struct wgx_enforce *e, const struct wgx_user *const 
 		uid[k] = next;		/* n <= WGX_TUN_MAX_USERS: always one free */
 		taken[next] = 1;
 	}
-	free(accounted);
+	for (k = 0; k < n; k++)
+		id_taken(e, uid[k]);
 	free(taken);
 	free(old);
 	return 0;
@@ -1893,8 +1899,10 @@ int wgx_enforce_user_set(struct wgx_enforce *e, const struct wgx_policy *p,
 		id = idx;
 	} else {
 		/* the lowest free id that never held an account, else the lowest free one */
+		const uint8_t *acc = accounted_ids(e);
+
 		for (id = 0; id < WGX_TUN_MAX_USERS; id++)
-			if ((id >= e->nr_users || !e->users[id].used) && !id_accounted(e, id))
+			if ((id >= e->nr_users || !e->users[id].used) && !(acc && acc[id]))
 				break;
 		if (id == WGX_TUN_MAX_USERS)
 			for (id = 0; id < e->nr_users && e->users[id].used; id++)
@@ -1909,6 +1917,7 @@ int wgx_enforce_user_set(struct wgx_enforce *e, const struct wgx_policy *p,
 		}
 	}
 	r = &e->users[id];
+	id_taken(e, id);
 	name_of(u, &nm);
 	ret = bpf_map_update_elem(e->fd[WGX_EM_NAMES], &id, &nm, BPF_ANY);
 	if (ret) {

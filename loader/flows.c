@@ -304,7 +304,7 @@ out:
 int wgx_flows_reap(const char *pin_dir, struct wgx_flows *f)
 {
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
-	int fd, gone_fd, n = 0;
+	int fd, gone_fd, n = 0, err = 0;
 	size_t i;
 
 	fd = wgx_pinned_map_fd(pin_dir, WGX_PIN_SUB_TUNNEL, "wgx_flows");
@@ -338,16 +338,18 @@ int wgx_flows_reap(const char *pin_dir, struct wgx_flows *f)
 			continue;
 		}
 		r->reaped = true;
+		/* one reaper per pin dir (the daemon): a read, then a write */
 		bpf_map_lookup_elem(gone_fd, &v.user_id, &gone);
 		gone.flows++;
 		if (v.flags & WGX_FLOW_F_INBOUND)
 			gone.flows_in++;
-		bpf_map_update_elem(gone_fd, &v.user_id, &gone, BPF_ANY);
+		if (bpf_map_update_elem(gone_fd, &v.user_id, &gone, BPF_ANY))
+			err = -errno;	/* her quota stays taken by this entry: said */
 		n++;
 	}
 	close(gone_fd);
 	close(fd);
-	return n;
+	return err ? err : n;
 }
 
 int wgx_flows_gc(const char *pin_dir)

@@ -294,10 +294,11 @@ static void deny_metrics(struct wgx_prom *p, const struct wgx_deny_groups *dg)
 	if (!dg)
 		return;
 	wgx_prom_family(p, "wgxdp_tunnel_denied_packets_total", WGX_PROM_COUNTER,
-			"Packets of known users the tunnel denied (either direction), by the "
-			"user's group: each user's new denies added to the groups she is in when "
-			"they are read (every few seconds); a user in several groups counts in "
-			"each, group \"\" is a user in none. Reasons: wgxdp_tunnel_packets_total.");
+			"Packets of known users the tunnel denied (either direction) since the "
+			"daemon started, by the user's group: each user's new denies added to the "
+			"groups she is in when they are read (every few seconds); a user in several "
+			"groups counts in each, group \"\" is a user in none. Reasons: "
+			"wgxdp_tunnel_packets_total.");
 	for (i = 0; i < dg->nr_g; i++)
 		wgx_prom_sample(p, "wgxdp_tunnel_denied_packets_total", dg->g[i].denied, "group",
 				dg->g[i].name, NULL);

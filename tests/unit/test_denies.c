@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * loader/denies.c: denied packets by group, from each user's count at each look. The counts
+ * loader/denies.c: denied packets by group, from each user's count at each look (the first
+ * look is the baseline: nothing before it is added). The counts
  * only grow whatever users do: a user who changes groups leaves what she was denied in her old
  * ones; a user in several groups counts in each, in none under ""; a count that went back (her
  * entry evicted and made again) adds what it holds; a user gone from the map and back adds
@@ -44,18 +45,27 @@ static void test_groups(void)
 	struct wgx_deny_groups dg = {};
 	struct wgx_user_denied u[3];
 
-	/* the first look: what the kernel counted so far, in the groups of each user */
-	u[0] = user(1, 10, "ops", "dev");
-	u[1] = user(2, 5, "dev", NULL);
-	u[2] = user(3, 7, NULL, NULL);
+	/* the first look is the baseline: what was denied before it is not this process's */
+	u[0] = user(1, 100, "ops", "dev");
+	u[1] = user(2, 50, "dev", NULL);
+	u[2] = user(3, 70, NULL, NULL);
+	CHECK(!wgx_deny_groups_add(&dg, u, 3), "baseline");
+	CHECK_DENIED(&dg, "ops", 0);
+	CHECK_DENIED(&dg, "dev", 0);
+	CHECK_DENIED(&dg, "", 0);
+	CHECK(dg.nr_g == 3, "three series, got %zu", dg.nr_g);
+
+	/* then each user's new denies, in each of her groups */
+	u[0] = user(1, 110, "ops", "dev");
+	u[1] = user(2, 55, "dev", NULL);
+	u[2] = user(3, 77, NULL, NULL);
 	CHECK(!wgx_deny_groups_add(&dg, u, 3), "first look");
 	CHECK_DENIED(&dg, "ops", 10);
 	CHECK_DENIED(&dg, "dev", 15);
 	CHECK_DENIED(&dg, "", 7);
-	CHECK(dg.nr_g == 3, "three series, got %zu", dg.nr_g);
 
 	/* user 1 moves from ops+dev to sales: her new denies only go there */
-	u[0] = user(1, 14, "sales", NULL);
+	u[0] = user(1, 114, "sales", NULL);
 	CHECK(!wgx_deny_groups_add(&dg, u, 3), "second look");
 	CHECK_DENIED(&dg, "ops", 10);
 	CHECK_DENIED(&dg, "dev", 15);
@@ -97,6 +107,7 @@ static void test_bounded(void)
 		snprintf(names[i], sizeof(names[i]), "g%05zu", i);
 		u[i] = user(i, 1, names[i], NULL);
 	}
+	CHECK(!wgx_deny_groups_add(&dg, NULL, 0), "baseline");
 	CHECK(!wgx_deny_groups_add(&dg, u, n), "many groups");
 	CHECK(dg.nr_g == WGX_DENY_GROUPS_MAX + 1, "series: %d groups and \"\", got %zu",
 	      WGX_DENY_GROUPS_MAX, dg.nr_g);
