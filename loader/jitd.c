@@ -228,6 +228,20 @@ static void api_users_rebind(struct jitd *d)
 	}
 }
 
+/*
+ * A new policy: the API's answers to revalidations not yet judged were read against the old
+ * one (group ids): dropped, the next sweep asks again.
+ */
+static void verdicts_drop(struct jitd *d)
+{
+	unsigned int i;
+
+	for (i = 0; d->verdicts && i < VERDICT_SLOTS; i++) {
+		wgx_user_free(d->verdicts[i].owned);
+		memset(&d->verdicts[i], 0, sizeof(d->verdicts[i]));
+	}
+}
+
 static const struct wgx_policy *policy_now(const struct jitd *d)
 {
 	return d->id.policy ? d->id.policy : d->empty;
@@ -775,6 +789,7 @@ static void on_signal(void *ctx, int fd, uint32_t events)
 		if (!rc) {
 			d->lc.enf_policy = NULL;
 			api_users_rebind(d);
+			verdicts_drop(d);
 			enforce_apply(d);
 			sweep(d, false);
 		}
