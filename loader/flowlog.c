@@ -813,7 +813,7 @@ static void summary(struct wgx_flowlog *fl, uint64_t now_real)
 {
 	static const char *const names[WGX_FLOWLOG_NR_OUTCOMES] = {
 		[WGX_FO_UNKNOWN] = "unknown", [WGX_FO_API_ERROR] = "api_error",
-		[WGX_FO_REPLAYED] = "replayed",
+		[WGX_FO_REPLAYED] = "replayed", [WGX_FO_UNKNOWN_GROUP] = "unknown_group",
 	};
 	uint64_t any = fl->deny_dropped | fl->start_dropped;
 	unsigned int i;

@@ -41,6 +41,7 @@ struct req {
 	char err[CURL_ERROR_SIZE];
 	wgx_http_done_fn fn;
 	void *ctx;
+	struct curl_slist *inm;		/* If-None-Match, then the shared headers (borrowed) */
 	struct req *next, **pprev;	/* wgx_http.reqs */
 };
 
@@ -217,6 +218,10 @@ static void req_free(struct req *q)
 	wgx_http_resp_free(&q->r);
 	if (q->c)
 		curl_easy_cleanup(q->c);
+	if (q->inm) {
+		q->inm->next = NULL;	/* the shared headers are not ours */
+		curl_slist_free_all(q->inm);
+	}
 	free(q);
 }
 
@@ -442,8 +447,10 @@ int wgx_http_attach(struct wgx_http *h, struct wgx_loop *l)
 	return 0;
 }
 
-int wgx_http_start(struct wgx_http *h, const char *url, wgx_http_done_fn fn, void *ctx)
+int wgx_http_start(struct wgx_http *h, const char *url, const char *etag, wgx_http_done_fn fn,
+		   void *ctx)
 {
+	char inm[160];
 	struct req *q;
 
 	if (!h->multi)
@@ -461,8 +468,17 @@ int wgx_http_start(struct wgx_http *h, const char *url, wgx_http_done_fn fn, voi
 	q->r.max_age = -1;
 	q->x.r = &q->r;
 	q->x.max = h->max_body;
+	if (etag && etag[0]) {
+		snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+		q->inm = curl_slist_append(NULL, inm);
+		if (!q->inm) {
+			req_free(q);
+			return -ENOMEM;
+		}
+		q->inm->next = h->headers;
+	}
 	curl_easy_setopt(q->c, CURLOPT_URL, url);
-	curl_easy_setopt(q->c, CURLOPT_HTTPHEADER, h->headers);
+	curl_easy_setopt(q->c, CURLOPT_HTTPHEADER, q->inm ? q->inm : h->headers);
 	curl_easy_setopt(q->c, CURLOPT_WRITEDATA, &q->x);
 	curl_easy_setopt(q->c, CURLOPT_HEADERDATA, &q->x);
 	curl_easy_setopt(q->c, CURLOPT_ERRORBUFFER, q->err);

@@ -59,10 +59,12 @@ struct wgx_loop;
 typedef void (*wgx_http_done_fn)(void *ctx, int err, struct wgx_http_resp *r, const char *why);
 int wgx_http_attach(struct wgx_http *h, struct wgx_loop *l);
 /*
- * Start GET url; fn(ctx, err, r, why) is called once when it ends, as wgx_http_get returns
- * (r is fn's to free with wgx_http_resp_free when err is 0). 0, or -errno (fn not called).
+ * Start GET url (If-None-Match: etag when not NULL); fn(ctx, err, r, why) is called once when
+ * it ends, as wgx_http_get returns (r is fn's to free with wgx_http_resp_free when err is 0).
+ * 0, or -errno (fn not called).
  */
-int wgx_http_start(struct wgx_http *h, const char *url, wgx_http_done_fn fn, void *ctx);
+int wgx_http_start(struct wgx_http *h, const char *url, const char *etag, wgx_http_done_fn fn,
+		   void *ctx);
 /* Requests in flight. */
 unsigned int wgx_http_in_flight(const struct wgx_http *h);
 

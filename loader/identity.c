@@ -71,6 +71,8 @@ void wgx_identity_free(struct wgx_identity *id)
 
 	wgx_policy_free(id->policy);
 	id->policy = NULL;
+	free(id->groups_body);
+	id->groups_body = NULL;
 	wgx_table_free(id->unknown_key);
 	id->unknown_key = NULL;
 	wgx_identity_detach(id);
@@ -198,7 +200,15 @@ static enum wgx_ident user_of(struct wgx_identity *id, const uint8_t pub[WG_KEY_
 
 	/* about one user, not the API's health: each logged (the API's rate bounds them) */
 	(void)now;
-	if (wgx_user_from_json_opts(body, id->policy, &id->limits, out, &perr)) {
+	int err = wgx_user_from_json_opts(body, id->policy, &id->limits, out, &perr);
+
+	if (err == -ENOENT) {
+		wgx_log(WGX_LOG_WARN, "run", "peer API %s/%s: %s: %s: no peer until the gateway "
+			"has that group (%s)", id->api_url, k64, perr.where, perr.why,
+			id->api_groups ? "GET URL/groups" : "the policy file");
+		return WGX_ID_UNKNOWN_GROUP;
+	}
+	if (err) {
 		wgx_log(WGX_LOG_WARN, "run", "peer API %s/%s: %s: %s", id->api_url, k64,
 			perr.where, perr.why);
 		return WGX_ID_API_ERROR;
@@ -257,6 +267,8 @@ static enum wgx_ident answered(struct wgx_identity *id, const uint8_t pub[WG_KEY
 	if (ret == WGX_ID_FOUND) {
 		cache_answer(id, pub, r, now);
 		id->last_source = WGX_IDS_API;
+	} else if (ret == WGX_ID_UNKNOWN_GROUP) {
+		cache_answer(id, pub, r, now);	/* asked again after max-age, not per initiation */
 	} else {
 		ret = stale(id, pub, k64, now, out);
 	}
@@ -337,7 +349,7 @@ static enum wgx_ident api_get(struct wgx_identity *id, const uint8_t pub[WG_KEY_
 			return WGX_ID_API_ERROR;
 		q->id = id;
 		memcpy(q->key, pub, WG_KEY_LEN);
-		err = wgx_http_start(id->api, url, on_answer, q);
+		err = wgx_http_start(id->api, url, NULL, on_answer, q);
 		if (err) {
 			free(q);
 			api_fail(id, now, "start a request: %s", strerror(-err));
@@ -382,11 +394,16 @@ enum wgx_ident wgx_identity_lookup(struct wgx_identity *id, const uint8_t pub[WG
 	c = cached(id, pub, false, now);
 	if (c && now < c->fresh_until) {
 		wgx_key_to_base64url(k64, pub);
-		if (user_of(id, pub, c->body, k64, now, owned) == WGX_ID_FOUND) {
+		r = user_of(id, pub, c->body, k64, now, owned);
+		if (r == WGX_ID_FOUND) {
 			id->api_cached++;
 			id->last_source = WGX_IDS_CACHED;
 			*u = *owned;
 			return WGX_ID_FOUND;
+		}
+		if (r == WGX_ID_UNKNOWN_GROUP) {
+			id->api_cached++;
+			return r;
 		}
 	}
 	r = api_get(id, pub, now, owned);
@@ -402,4 +419,114 @@ enum wgx_ident wgx_identity_revalidate(struct wgx_identity *id, const uint8_t pu
 	if (!id->api_url)
 		return WGX_ID_UNKNOWN;
 	return api_get(id, pub, now, owned);
+}
+
+/* ---- the groups: GET api_url/groups ---- */
+
+#define GROUPS_RETRY_NS	(5 * NS)
+
+/* What the groups' answer (or failure, err) says: 0 new groups, 1 the same, -errno. */
+static int groups_answered(struct wgx_identity *id, uint64_t now, int err,
+			   struct wgx_http_resp *r, const char *why_in, char *why, size_t len)
+{
+	struct wgx_policy_err perr = {};
+	struct wgx_policy *p = NULL;
+
+	id->groups_in_flight = false;
+	id->groups_due = now + GROUPS_RETRY_NS;
+	if (err) {
+		snprintf(why, len, "%s", why_in);
+		goto fail;
+	}
+	if (r->status == 304 && id->policy) {
+		id->groups_due = now + (uint64_t)id->api_refresh * NS;
+		id->groups_unchanged++;
+		return 1;
+	}
+	if (r->status != 200) {
+		snprintf(why, len, "HTTP %ld", r->status);
+		err = -EPROTO;
+		goto fail;
+	}
+	if (id->policy && id->groups_body && r->len == id->groups_len &&
+	    !memcmp(r->body, id->groups_body, r->len)) {
+		snprintf(id->groups_etag, sizeof(id->groups_etag), "%s", r->etag);
+		id->groups_due = now + (uint64_t)id->api_refresh * NS;
+		id->groups_unchanged++;
+		return 1;
+	}
+	err = wgx_policy_groups_from_json(r->body, &id->limits, &p, &perr);
+	if (err) {
+		snprintf(why, len, "%s%s%s", perr.where, perr.where[0] ? ": " : "",
+			 perr.why[0] ? perr.why : strerror(-err));
+		goto fail;
+	}
+	id->groups_due = now + (uint64_t)id->api_refresh * NS;
+	snprintf(id->groups_etag, sizeof(id->groups_etag), "%s", r->etag);
+	free(id->groups_body);
+	id->groups_body = r->body;	/* taken */
+	id->groups_len = r->len;
+	r->body = NULL;
+	r->len = 0;
+	wgx_policy_free(id->policy);
+	id->policy = p;
+	id->groups_fetched++;
+	return 0;
+fail:
+	id->groups_errors++;
+	return err < 0 ? err : -EIO;
+}
+
+static void groups_url(const struct wgx_identity *id, char *url, size_t len)
+{
+	snprintf(url, len, "%s/groups", id->api_url);
+}
+
+int wgx_identity_groups_fetch(struct wgx_identity *id, uint64_t now, char *why, size_t len)
+{
+	struct wgx_http_resp r;
+	char url[1024], e[512] = "";
+	int err;
+
+	if (!id->api_groups || !id->api)
+		return -EINVAL;
+	groups_url(id, url, sizeof(url));
+	err = wgx_http_get(id->api, url, id->policy ? id->groups_etag : NULL, &r, e, sizeof(e));
+	err = groups_answered(id, now, err, &r, e, why, len);
+	wgx_http_resp_free(&r);
+	return err;
+}
+
+static void on_groups(void *ctx, int err, struct wgx_http_resp *r, const char *why_in)
+{
+	struct wgx_identity *id = ctx;
+	char why[512];
+	uint64_t now = mono_ns();
+
+	err = groups_answered(id, now, err, r, why_in, why, sizeof(why));
+	if (r)
+		wgx_http_resp_free(r);
+	if (err < 0)
+		api_fail(id, now, "GET groups: %s (the groups in force stay)", why);
+	else if (!err && id->groups_changed)
+		id->groups_changed(id->done_ctx);
+}
+
+void wgx_identity_groups_tick(struct wgx_identity *id, uint64_t now)
+{
+	char url[1024];
+	int err;
+
+	if (!id->api_groups || !id->api || !id->done || id->groups_in_flight ||
+	    now < id->groups_due)
+		return;
+	groups_url(id, url, sizeof(url));
+	err = wgx_http_start(id->api, url, id->policy ? id->groups_etag : NULL, on_groups, id);
+	if (err) {
+		id->groups_due = now + GROUPS_RETRY_NS;
+		id->groups_errors++;
+		api_fail(id, now, "GET groups: start a request: %s", strerror(-err));
+		return;
+	}
+	id->groups_in_flight = true;
 }

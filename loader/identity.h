@@ -29,6 +29,8 @@ enum wgx_ident {
 	WGX_ID_API_ERROR,	/* the API failed, answered nonsense, or is rate-limited */
 	WGX_ID_PENDING,		/* asked (or being asked): the answer comes through the
 				 * callback of wgx_identity_attach */
+	WGX_ID_UNKNOWN_GROUP,	/* the API's answer names a group the gateway does not have
+				 * (logged; cached like a user's answer) */
 };
 
 /* How a found user was known (wgx_identity.last_source). */
@@ -70,7 +72,31 @@ struct wgx_identity {
 	unsigned int nr_reqs;
 	void (*done)(void *ctx, const uint8_t pub[32], enum wgx_ident r, struct wgx_user *owned);
 	void *done_ctx;
+	/*
+	 * The groups from GET api_url/groups (api_groups: no policy file), refreshed every
+	 * api_refresh seconds with If-None-Match; groups_changed(done_ctx) after new ones
+	 * replaced the policy. A failed fetch is tried again after 5 s (the groups in force
+	 * stay).
+	 */
+	bool api_groups;
+	unsigned int api_refresh;
+	void (*groups_changed)(void *ctx);
+	char groups_etag[128];
+	char *groups_body;		/* the text in force: the same again changes nothing */
+	size_t groups_len;
+	uint64_t groups_due;		/* CLOCK_MONOTONIC ns of the next fetch; 0: now */
+	bool groups_in_flight;
+	uint64_t groups_fetched, groups_unchanged, groups_errors;	/* counters */
 };
+
+/*
+ * GET api_url/groups now and wait for it (at start, before the loop runs): 0 new groups in
+ * force, 1 the same as before (304, or the same text), or -errno with why filled (the groups
+ * in force stay).
+ */
+int wgx_identity_groups_fetch(struct wgx_identity *id, uint64_t now_ns, char *why, size_t len);
+/* In the loop: start a fetch if one is due (attached; api_groups). */
+void wgx_identity_groups_tick(struct wgx_identity *id, uint64_t now_ns);
 
 #define WGX_ID_MAX_IN_FLIGHT	256	/* more lookups at once fail (API_ERROR) */
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@ struct map_def {
 	const char *name;
 	__u32 key_size, value_size, max_entries;
 	size_t fd_off;
+	bool grows;		/* values of __u64 counters, new ones added at the end */
 };
 
 static const struct map_def defs[] = {
@@ -23,7 +25,7 @@ static const struct map_def defs[] = {
 	{ "wgx_replay", sizeof(struct wgx_peer_key), sizeof(struct wgx_replay_rec),
 	  WGX_MAX_REPLAY, offsetof(struct wgx_jit_state, replay_fd) },
 	{ "wgx_jit_stats", sizeof(struct wgx_jit_key), sizeof(struct wgx_jit_stats),
-	  WGX_MAX_JIT_IFACES, offsetof(struct wgx_jit_state, stats_fd) },
+	  WGX_MAX_JIT_IFACES, offsetof(struct wgx_jit_state, stats_fd), true },
 };
 
 #define NR_DEFS (sizeof(defs) / sizeof(defs[0]))
@@ -52,6 +54,70 @@ static int check_layout(int fd, const struct map_def *d)
 	if (info.type != BPF_MAP_TYPE_HASH || info.key_size != d->key_size ||
 	    info.value_size != d->value_size)
 		return -EPROTO;
+	return 0;
+}
+
+/* Readable as ours: the counters it lacks read as 0. */
+static int smaller(int fd, const struct map_def *d)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	return info.type == BPF_MAP_TYPE_HASH && info.key_size == d->key_size &&
+	       info.value_size < d->value_size && !(info.value_size % sizeof(__u64)) ? 0 :
+										      -EPROTO;
+}
+
+/*
+ * An older daemon's map of counters has fewer of them: copy every entry into one with all of
+ * them (the new ones 0) and pin it in the old one's place in one step (rename). 0, or -errno
+ * with the old map left as it was.
+ */
+static int grow(int *fd, const struct map_def *d, const char *path)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char tmp[PATH_MAX + 40], key[64], next[64];
+	__u64 val[64];
+	void *prev = NULL;
+	int nfd, err = 0;
+
+	_Static_assert(sizeof(struct wgx_jit_stats) <= sizeof(val), "room for the counters");
+	if (bpf_obj_get_info_by_fd(*fd, &info, &len))
+		return -errno;
+	if (info.type != BPF_MAP_TYPE_HASH || info.key_size != d->key_size ||
+	    info.key_size > sizeof(key) || info.value_size > d->value_size ||
+	    info.value_size % sizeof(__u64))
+		return -EPROTO;
+	nfd = create_map(d);
+	if (nfd < 0)
+		return nfd;
+	while (!bpf_map_get_next_key(*fd, prev, next)) {
+		memcpy(key, next, d->key_size);
+		prev = key;
+		memset(val, 0, sizeof(val));
+		if (bpf_map_lookup_elem(*fd, key, val))
+			continue;	/* gone meanwhile */
+		if (bpf_map_update_elem(nfd, key, val, BPF_ANY)) {
+			err = -errno;
+			break;
+		}
+	}
+	snprintf(tmp, sizeof(tmp), "%s_grow_%d", path, (int)getpid());	/* no dots in bpffs */
+	if (!err && bpf_obj_pin(nfd, tmp))
+		err = -errno;
+	if (!err && rename(tmp, path)) {
+		err = -errno;
+		unlink(tmp);
+	}
+	if (err) {
+		close(nfd);
+		return err;
+	}
+	close(*fd);
+	*fd = nfd;
 	return 0;
 }
 
@@ -91,6 +157,8 @@ int wgx_jit_state_open(const char *pin_dir, bool create, struct wgx_jit_state *s
 		*fd = bpf_obj_get(path);
 		if (*fd >= 0) {
 			err = check_layout(*fd, &defs[i]);
+			if (err == -EPROTO && defs[i].grows)	/* an older daemon's counters */
+				err = create ? grow(fd, &defs[i], path) : smaller(*fd, &defs[i]);
 			continue;
 		}
 		if (errno != ENOENT || !create) {
@@ -149,6 +217,7 @@ int wgx_jit_stats_read(const struct wgx_jit_state *s, const char *wg_ifname,
 	struct wgx_jit_key k;
 
 	jit_key(&k, wg_ifname);
+	memset(st, 0, sizeof(*st));	/* an older daemon's map has fewer counters */
 	if (bpf_map_lookup_elem(s->stats_fd, &k, st)) {
 		memset(st, 0, sizeof(*st));
 		return errno == ENOENT ? 0 : -errno;
@@ -192,6 +261,10 @@ const struct wgx_jit_stat_field wgx_jit_stat_fields[] = {
 	F(adopted),
 	F(policy_applied),
 	F(policy_errors),
+	F(unknown_group),
+	F(groups_fetched),
+	F(groups_unchanged),
+	F(groups_errors),
 };
 #undef F
 const unsigned int wgx_jit_nr_stat_fields =

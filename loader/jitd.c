@@ -53,6 +53,7 @@ struct jitd {
 	int sfd;
 	struct wgx_flowlog *flowlog;	/* NULL: no --flow-log */
 	unsigned int gc_ticks;		/* without a flow log: ticks since ended flows went */
+	uint64_t groups_seen[3];	/* identity's groups counters already in st */
 	struct wgx_prom_hist install_time;	/* initiation (uplink's ktime) to peer installed */
 	struct wgx_metrics_src msrc;
 	struct wgx_metrics *metrics;		/* NULL without --metrics */
@@ -512,6 +513,11 @@ static void identified(struct jitd *d, const struct wgx_hs_event *ev, const uint
 		d->st.unknown_cached++;	/* asked less than a minute ago: recorded then */
 		d->stats_dirty = true;
 		return;
+	case WGX_ID_UNKNOWN_GROUP:
+		d->st.unknown_group++;	/* logged by identity with the group's name */
+		d->stats_dirty = true;
+		wgx_flowlog_count(d->flowlog, WGX_FO_UNKNOWN_GROUP);
+		return;
 	case WGX_ID_API_ERROR:
 	case WGX_ID_PENDING:
 		d->st.api_errors++;
@@ -648,6 +654,11 @@ static enum wgx_removal judge(void *ctx, const struct wgx_peer_key *k, struct wg
 		case WGX_ID_API_ERROR:
 			d->st.api_errors++;	/* keep it; ask again at the next sweep */
 			break;
+		case WGX_ID_UNKNOWN_GROUP:
+			/* as at an install: no peer while a group of hers is not here */
+			d->st.unknown_group++;
+			*why = "a group the peer API gives her is not on this gateway";
+			return WGX_REMOVE_API;
 		}
 	}
 	if (!u && owned == NULL && api) {
@@ -726,12 +737,16 @@ static void events_check(struct jitd *d)
 	d->uplink_gone = false;
 }
 
+static void groups_count(struct jitd *d);
+
 static void on_tick(void *ctx, int fd, uint32_t events)
 {
 	struct jitd *d = ctx;
 
 	events_check(d);
 	enforce_check(d);
+	wgx_identity_groups_tick(&d->id, now_ns(CLOCK_MONOTONIC));
+	groups_count(d);
 	sweep(d, false);
 	if (d->lc.enf && d->lc.enf_policy)
 		wgx_enforce_refill(d->lc.enf);	/* spare sets for the next new set of groups */
@@ -771,6 +786,45 @@ static void load_policy_logged(struct jitd *d, bool initial, int *rc)
 	    d->id.policy->nr_groups);
 }
 
+/* A new policy (file) or new groups (the API) are in force in identity: apply them. */
+static void policy_changed(struct jitd *d)
+{
+	/* the applied policy is freed already: nothing may use it until the next apply */
+	d->lc.enf_policy = NULL;
+	api_users_rebind(d);
+	verdicts_drop(d);
+	enforce_apply(d);
+	sweep(d, false);
+}
+
+/* identity's groups counters into the pinned ones */
+static void groups_count(struct jitd *d)
+{
+	const uint64_t now[3] = { d->id.groups_fetched, d->id.groups_unchanged,
+				  d->id.groups_errors };
+	__u64 *st[3] = { &d->st.groups_fetched, &d->st.groups_unchanged, &d->st.groups_errors };
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		if (now[i] != d->groups_seen[i])
+			d->stats_dirty = true;
+		*st[i] += now[i] - d->groups_seen[i];
+		d->groups_seen[i] = now[i];
+	}
+}
+
+/* New groups from GET URL/groups (in the loop). */
+static void on_groups_changed(void *ctx)
+{
+	struct jitd *d = ctx;
+
+	LOG(INFO, "groups from the peer API: %u groups%s%s", d->id.policy->nr_groups,
+	    d->id.groups_etag[0] ? ", ETag " : "", d->id.groups_etag);
+	groups_count(d);
+	policy_changed(d);
+	flush_stats(d);
+}
+
 static void on_signal(void *ctx, int fd, uint32_t events)
 {
 	struct jitd *d = ctx;
@@ -784,15 +838,12 @@ static void on_signal(void *ctx, int fd, uint32_t events)
 		if (rc)
 			LOG(ERR, "reopen the flow log %s: %s (writing on to the old one)",
 			    d->o->flow_log, strerror(-rc));
+		if (d->id.api_groups)
+			d->id.groups_due = 0;	/* fetched again at the next tick */
 		/* the applied policy is freed by the reload: nothing may use it until the next apply */
 		load_policy_logged(d, false, &rc);
-		if (!rc) {
-			d->lc.enf_policy = NULL;
-			api_users_rebind(d);
-			verdicts_drop(d);
-			enforce_apply(d);
-			sweep(d, false);
-		}
+		if (!rc && d->o->policy_path)
+			policy_changed(d);
 		flush_stats(d);
 		return;
 	}
@@ -877,6 +928,20 @@ static int start(struct jitd *d)
 		return err;
 	}
 	wgx_jit_stats_read(&d->state, o->wg_ifname, &d->st);
+	if (o->api_url && !o->policy_path) {
+		/* the groups' rules from the API: before the adoption applies users' rules */
+		d->id.api_groups = true;
+		d->id.api_refresh = o->api_refresh ? o->api_refresh : 60;
+		d->id.groups_changed = on_groups_changed;
+		err = wgx_identity_groups_fetch(&d->id, now_ns(CLOCK_MONOTONIC), why, sizeof(why));
+		if (err < 0)
+			LOG(ERR, "peer API %s/groups: %s: users with groups get no peer until they "
+			    "can be fetched (tried again every 5 s)", o->api_url, why);
+		else
+			LOG(INFO, "groups from the peer API: %u groups%s%s", d->id.policy->nr_groups,
+			    d->id.groups_etag[0] ? ", ETag " : "", d->id.groups_etag);
+		groups_count(d);
+	}
 	err = wgx_admission_init(&d->adm, &d->noise, o->wg_ifname, rc, o->rate, o->burst,
 				 d->state.replay_fd);
 	if (!err)

@@ -35,6 +35,8 @@ struct wgx_jitd_opts {
 	unsigned int api_rate;		/* peer API calls per second (50) */
 	unsigned int api_revalidate;	/* seconds between revalidations of an API user (300) */
 	unsigned int api_stale;		/* seconds a cached answer serves while the API fails */
+	unsigned int api_refresh;	/* seconds between GET URL/groups (60); without a policy
+					 * file the groups come from there */
 	struct wgx_http_opts api_http;	/* TLS, token, timeouts (loader/http.h) */
 	unsigned int sweep_ms;		/* 1000 */
 	enum wgx_answer answer;

@@ -225,6 +225,7 @@ static const struct {
 	{ "replayed", JS(replayed) },
 	{ "unknown_key", JS(unknown_key) },
 	{ "unknown_cached", JS(unknown_cached) },
+	{ "unknown_group", JS(unknown_group) },
 	{ "disabled", JS(disabled) },
 	{ "expired", JS(expired) },
 	{ "address_conflict", JS(address_conflict) },
@@ -284,6 +285,16 @@ static void daemon_metrics(struct wgx_prom *p, const struct wgx_metrics_src *src
 	wgx_prom_sample(p, "wgxdp_policy_applies_total", st->policy_applied, "result", "applied",
 			NULL);
 	wgx_prom_sample(p, "wgxdp_policy_applies_total", st->policy_errors, "result", "error",
+			NULL);
+	wgx_prom_family(p, "wgxdp_api_groups_fetches_total", WGX_PROM_COUNTER,
+			"GET URL/groups of the peer API (without --policy): new groups (fetched), "
+			"the same (unchanged: 304 or the same text), or failed (error: the groups in "
+			"force stay).");
+	wgx_prom_sample(p, "wgxdp_api_groups_fetches_total", st->groups_fetched, "result",
+			"fetched", NULL);
+	wgx_prom_sample(p, "wgxdp_api_groups_fetches_total", st->groups_unchanged, "result",
+			"unchanged", NULL);
+	wgx_prom_sample(p, "wgxdp_api_groups_fetches_total", st->groups_errors, "result", "error",
 			NULL);
 }
 

@@ -37,6 +37,7 @@ struct ctx {
 	struct wgx_policy_err *errs;
 	unsigned int max, nr;
 	struct wgx_addr_limits lim;
+	bool unknown_group;	/* the first problem was a group not in the policy */
 };
 
 /* Control characters of a value echoed into a message become '?': errors get logged. */
@@ -548,6 +549,8 @@ static int parse_user(struct ctx *c, const char *where, json_t *j, const struct 
 				if (!strcmp(groups[k].name, g))
 					break;
 			if (groups && k == nr_groups) {
+				if (!c->nr)
+					c->unknown_group = true;
 				bad = fail(c, W("groups[%zu]", i), "unknown group \"%s\"", g);
 				continue;
 			}
@@ -1074,6 +1077,8 @@ int wgx_user_from_json(const char *json, const struct wgx_policy *p, struct wgx_
 	return wgx_user_from_json_opts(json, p, NULL, out, err);
 }
 
+static const struct wgx_group no_groups[1];
+
 int wgx_user_from_json_opts(const char *json, const struct wgx_policy *p,
 			    const struct wgx_addr_limits *lim, struct wgx_user **out,
 			    struct wgx_policy_err *err)
@@ -1092,7 +1097,9 @@ int wgx_user_from_json_opts(const char *json, const struct wgx_policy *p,
 		json_decref(root);
 		return -ENOMEM;
 	}
-	ret = parse_user(&c, "", root, p ? p->groups : NULL, p ? p->nr_groups : 0, true, u);
+	/* a policy without groups still resolves: every group named is then unknown */
+	ret = parse_user(&c, "", root, p ? (p->groups ? p->groups : no_groups) : NULL,
+			 p ? p->nr_groups : 0, true, u);
 	json_decref(root);
 	if (!ret && u->nr_addresses > 1) {
 		/* the same overlap rule as across users, within this one */
@@ -1104,8 +1111,40 @@ int wgx_user_from_json_opts(const char *json, const struct wgx_policy *p,
 	}
 	if (ret) {
 		wgx_user_free(u);
-		return ret;
+		return ret == -EINVAL && c.unknown_group ? -ENOENT : ret;
 	}
 	*out = u;
+	return 0;
+}
+
+int wgx_policy_groups_from_json(const char *json, const struct wgx_addr_limits *lim,
+				struct wgx_policy **out, struct wgx_policy_err *err)
+{
+	struct ctx c = { err, 1, 0, lim ? *lim : WGX_ADDR_LIMITS_DEFAULT };
+	struct wgx_policy *p;
+	json_t *root;
+	int ret;
+
+	*out = NULL;
+	root = load_json(&c, json, &ret);
+	if (!root)
+		return ret;
+	if (json_is_object(root) && json_object_get(root, "users")) {
+		/* users come one by one, each answer about its own key */
+		json_decref(root);
+		return fail(&c, "users", "the groups' answer holds groups only");
+	}
+	if (json_is_object(root) && !json_object_get(root, "groups")) {
+		json_decref(root);
+		return fail(&c, "top level", "expected {\"groups\": {...}}: no \"groups\"");
+	}
+	p = calloc(1, sizeof(*p));
+	ret = p ? parse_policy(&c, root, p) : -ENOMEM;
+	json_decref(root);
+	if (ret) {
+		wgx_policy_free(p);
+		return ret;
+	}
+	*out = p;
 	return 0;
 }

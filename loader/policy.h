@@ -122,11 +122,21 @@ const struct wgx_user *wgx_policy_find(const struct wgx_policy *p,
  */
 int wgx_user_from_json(const char *json, const struct wgx_policy *p, struct wgx_user **out,
 		       struct wgx_policy_err *err);
-/* The same with the tunnel address limits lim (NULL: the default, as above). */
+/*
+ * The same with the tunnel address limits lim (NULL: the default, as above). -ENOENT (err
+ * filled) when what is wrong is a group p does not have; -EINVAL for anything else.
+ */
 int wgx_user_from_json_opts(const char *json, const struct wgx_policy *p,
 			    const struct wgx_addr_limits *lim, struct wgx_user **out,
 			    struct wgx_policy_err *err);
 void wgx_user_free(struct wgx_user *u);
+
+/*
+ * The groups of the peer API's GET URL/groups: {"groups": {...}}, the policy file's groups
+ * object, checked the same way; users are not allowed there. A policy with no users.
+ */
+int wgx_policy_groups_from_json(const char *json, const struct wgx_addr_limits *lim,
+				struct wgx_policy **out, struct wgx_policy_err *err);
 
 /* Why a user may not have a peer right now: NULL if it may. */
 const char *wgx_user_denied(const struct wgx_user *u, time_t now);

@@ -117,6 +117,7 @@ static int read_jit(const char *pin_dir, struct wgx_top_snap *s)
 	while (!err) {
 		k = next;
 		err = bpf_map_get_next_key(m.stats_fd, &k, &next);
+		memset(&st, 0, sizeof(st));	/* an older daemon's map has fewer counters */
 		if (bpf_map_lookup_elem(m.stats_fd, &k, &st))
 			continue;
 		for (i = 0; i < WGX_TOP_NR_JIT; i++)

@@ -228,6 +228,11 @@ struct wgx_jit_stats {
 	__u64 adopted;		/* managed peers found again at start */
 	__u64 policy_applied;	/* whole policies written to the tunnel's maps */
 	__u64 policy_errors;	/* ... refused (the one in force there stays) */
+	/* counters below were added later: an older daemon's map is grown (zeros) at start */
+	__u64 unknown_group;	/* the peer API's answer names a group the gateway lacks */
+	__u64 groups_fetched;	/* GET URL/groups answered with new groups */
+	__u64 groups_unchanged;	/* ... 304 Not Modified (ETag) or the same groups */
+	__u64 groups_errors;	/* ... failed or answered nonsense (the groups in force stay) */
 };
 
 

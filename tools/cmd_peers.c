@@ -68,6 +68,7 @@ static void sum_stats(const struct wgx_jit_state *m, const char *wg, struct wgx_
 	while (!err) {
 		k = next;
 		err = bpf_map_get_next_key(m->stats_fd, &k, &next);
+		memset(&st, 0, sizeof(st));	/* an older daemon's map has fewer counters */
 		if ((wg && strncmp(k.wg_ifname, wg, sizeof(k.wg_ifname))) ||
 		    bpf_map_lookup_elem(m->stats_fd, &k, &st))
 			continue;
@@ -186,12 +187,14 @@ int cmd_peers(int argc, char **argv)
 			printf("no managed peers\n");
 		printf("initiations %llu: installed %llu, had a peer %llu, unknown %llu "
 		       "(+%llu cached), "
+		       "unknown group %llu, "
 		       "disabled %llu, expired %llu, address conflicts %llu, throttled %llu, "
 		       "bad mac1 %llu, not for us %llu, unauthenticated %llu, replayed %llu, "
 		       "errors %llu; removed idle %llu, by policy %llu, by the API %llu\n",
 		       (unsigned long long)st.events, (unsigned long long)st.installed,
 		       (unsigned long long)st.existing, (unsigned long long)st.unknown_key,
-		       (unsigned long long)st.unknown_cached, (unsigned long long)st.disabled,
+		       (unsigned long long)st.unknown_cached, (unsigned long long)st.unknown_group,
+		       (unsigned long long)st.disabled,
 		       (unsigned long long)st.expired, (unsigned long long)st.address_conflict,
 		       (unsigned long long)st.throttled, (unsigned long long)st.bad_mac1,
 		       (unsigned long long)st.not_for_us, (unsigned long long)st.unauthenticated,

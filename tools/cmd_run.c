@@ -106,6 +106,7 @@ int cmd_run(int argc, char **argv)
 		{ "api-insecure", no_argument, NULL, 'S' },
 		{ "api-timeout", required_argument, NULL, 'O' },
 		{ "api-stale", required_argument, NULL, 'G' },
+		{ "api-refresh", required_argument, NULL, 'H' },
 		{}
 	};
 	static char token[WGX_TOKEN_MAX + 1];
@@ -114,7 +115,7 @@ int cmd_run(int argc, char **argv)
 				   .rate = 20, .burst = 5, .api_rate = 50,
 				   .api_revalidate = 300, .sweep_ms = 1000,
 				   .min_plen4 = 24, .min_plen6 = 64, .flow_interval = 10,
-				   .api_stale = 3600 };
+				   .api_stale = 3600, .api_refresh = 60 };
 	enum wgx_log_format fmt = WGX_LOG_HUMAN;
 	int level = WGX_LOG_INFO;
 	int c, err;
@@ -229,6 +230,10 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'G':
 			if (parse_uint("--api-stale", optarg, 0, &o.api_stale))
+				return 2;
+			break;
+		case 'H':
+			if (parse_uint("--api-refresh", optarg, 1, &o.api_refresh))
 				return 2;
 			break;
 		case 'L':

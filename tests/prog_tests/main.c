@@ -28,6 +28,7 @@ static const struct prog_test tests[] = {
 	{ "tunnel_deny_rate", test_tunnel_deny_rate },
 	{ "tunnel_fragments", test_tunnel_fragments },
 	{ "tunnel_policy_change", test_tunnel_policy_change },
+	{ "jit_stats_grow", test_jit_stats_grow },
 };
 
 void test_fail(const char *file, int line, const char *fmt, ...)

@@ -58,5 +58,6 @@ void test_tunnel_no_policy(void);
 void test_tunnel_deny_rate(void);
 void test_tunnel_fragments(void);
 void test_tunnel_policy_change(void);
+void test_jit_stats_grow(void);
 
 #endif

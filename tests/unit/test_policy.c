@@ -428,9 +428,14 @@ static void test_user_from_json(void)
 	}
 	ret = wgx_user_from_json("{\"name\": \"e\", \"public_key\": \"" KA "\", \"addresses\": "
 				 "[\"10.0.0.1/32\"], \"groups\": [\"ops\"]}", p, &u, &err);
-	CHECK(ret == -EINVAL && !u && !strcmp(err.where, "groups[0]") &&
+	CHECK(ret == -ENOENT && !u && !strcmp(err.where, "groups[0]") &&
 	      strstr(err.why, "unknown group \"ops\""), "user with unknown group: expected "
-	      "-EINVAL groups[0]: unknown group, got %d %s: %s", ret, err.where, err.why);
+	      "-ENOENT groups[0]: unknown group, got %d %s: %s", ret, err.where, err.why);
+	/* a bad field before the unknown group: that is what is wrong (-EINVAL) */
+	ret = wgx_user_from_json("{\"name\": \"e f\", \"public_key\": \"" KA "\", \"addresses\": "
+				 "[\"10.0.0.1/32\"], \"groups\": [\"ops\"]}", p, &u, &err);
+	CHECK(ret == -EINVAL && !u, "user with a bad name and an unknown group: expected "
+	      "-EINVAL, got %d %s: %s", ret, err.where, err.why);
 	ret = wgx_user_from_json("{\"name\": \"e\", \"public_key\": \"" KA "\", \"addresses\": "
 				 "[\"10.0.0.0/24\", \"10.0.0.7/32\"]}", p, &u, &err);
 	CHECK(ret == -EINVAL && !strcmp(err.where, "addresses[1]") && strstr(err.why, "overlaps"),
@@ -443,6 +448,65 @@ static void test_user_from_json(void)
 	CHECK(ret == -EINVAL && strstr(err.why, "user object"), "user: array: expected "
 	      "-EINVAL, got %d %s: %s", ret, err.where, err.why);
 	wgx_policy_free(p);
+}
+
+/* GET URL/groups: the policy file's groups object alone; users are refused there. */
+static void test_groups_from_json(void)
+{
+	struct wgx_policy_err err = {};
+	struct wgx_policy *p = NULL, *none = NULL;
+	struct wgx_user *u = NULL;
+	int ret;
+
+	ret = wgx_policy_groups_from_json("{\"groups\": {\"web\": {\"allow\": [{\"cidr\": "
+					  "\"10.1.0.0/16\", \"proto\": \"tcp\", \"ports\": \"443\"}]}, \"admin\": {\"allow\": [\"0.0.0.0/0\", "
+					  "\"::/0\"]}}}", NULL, &p, &err);
+	if (CHECK(ret == 0 && p, "groups: expected 0, got %d %s: %s", ret, err.where, err.why)) {
+		CHECK(p->nr_groups == 2 && p->nr_users == 0 && !strcmp(p->groups[0].name, "web") &&
+		      p->groups[0].nr_allow == 1 && p->groups[1].nr_allow == 2,
+		      "groups: expected web (1 rule) and admin (2), no users");
+		ret = wgx_user_from_json("{\"name\": \"e\", \"public_key\": \"" KA "\", "
+					 "\"addresses\": [\"10.0.0.1/32\"], \"groups\": [\"admin\"]}",
+					 p, &u, &err);
+		CHECK(ret == 0 && u && u->nr_groups == 1 && u->groups[0] == 1,
+		      "a user's groups resolve against the API's groups: got %d %s: %s", ret,
+		      err.where, err.why);
+		wgx_user_free(u);
+		wgx_policy_free(p);
+	}
+	ret = wgx_policy_groups_from_json("{\"groups\": {}, \"users\": [{\"name\": \"x\", "
+					  "\"public_key\": \"" KA "\", \"addresses\": "
+					  "[\"10.0.0.1/32\"]}]}", NULL, &p, &err);
+	CHECK(ret == -EINVAL && !p && !strcmp(err.where, "users"),
+	      "groups with users: expected -EINVAL at users, got %d %s: %s", ret, err.where,
+	      err.why);
+	ret = wgx_policy_groups_from_json("{}", NULL, &p, &err);
+	CHECK(ret == -EINVAL && !p, "no groups member: expected -EINVAL, got %d", ret);
+	ret = wgx_policy_groups_from_json("[]", NULL, &p, &err);
+	CHECK(ret == -EINVAL && !p, "an array: expected -EINVAL, got %d", ret);
+	ret = wgx_policy_groups_from_json("{\"groups\": {\"bad name\": {\"allow\": []}}}", NULL,
+					  &p, &err);
+	CHECK(ret == -EINVAL && !p, "a bad group name: expected -EINVAL, got %d %s: %s", ret,
+	      err.where, err.why);
+	ret = wgx_policy_groups_from_json("{\"groups\": {\"w\": {\"allow\": [\"10.0.0.0/33\"]}}}",
+					  NULL, &p, &err);
+	CHECK(ret == -EINVAL && !p, "a bad prefix: expected -EINVAL, got %d %s: %s", ret,
+	      err.where, err.why);
+	/* an empty set of groups: every group a user names is unknown (-ENOENT), none is fine */
+	ret = wgx_policy_groups_from_json("{\"groups\": {}}", NULL, &none, &err);
+	if (CHECK(ret == 0 && none && !none->nr_groups, "empty groups: expected 0, got %d", ret)) {
+		ret = wgx_user_from_json("{\"name\": \"e\", \"public_key\": \"" KA "\", "
+					 "\"addresses\": [\"10.0.0.1/32\"], \"groups\": [\"web\"]}",
+					 none, &u, &err);
+		CHECK(ret == -ENOENT && !u, "a group against no groups: expected -ENOENT, got %d",
+		      ret);
+		ret = wgx_user_from_json("{\"name\": \"e\", \"public_key\": \"" KA "\", "
+					 "\"addresses\": [\"10.0.0.1/32\"]}", none, &u, &err);
+		CHECK(ret == 0 && u && !u->nr_groups, "no groups against no groups: expected 0, "
+		      "got %d", ret);
+		wgx_user_free(u);
+		wgx_policy_free(none);
+	}
 }
 
 /* Hole 4: tunnel addresses no wider than /24 and /64 by default, or the limits given. */
@@ -806,6 +870,7 @@ int main(void)
 	test_many_errors();
 	test_file();
 	test_user_from_json();
+	test_groups_from_json();
 	test_names();
 	test_addr_limits();
 	test_prefix_overlap();
