@@ -48,10 +48,10 @@ static const struct wgx_cmd cmds[] = {
 	  "  destination, interface and sender index. --count N exits after N events,\n"
 	  "  --timeout SEC after SEC seconds without one (exit 1 if fewer than N arrived).\n" },
 	{ "run", cmd_run, "run the just-in-time peer daemon",
-	  "wgxdp run --wg <wg-iface> --policy <file> [--peer-api URL] [--idle-timeout SEC]\n"
+	  "wgxdp run --wg <wg-iface> [--policy <file>] [--peer-api URL] [--idle-timeout SEC]\n"
 	  "          [--rate N] [--api-rate N] [--api-revalidate SEC] [--answer MODE]\n"
 	  "          [--api-ca FILE] [--api-cert FILE --api-key FILE] [--api-token-file FILE]\n"
-	  "          [--api-timeout MS] [--api-stale SEC] [--api-insecure]\n"
+	  "          [--api-timeout MS] [--api-stale SEC] [--api-refresh SEC] [--api-insecure]\n"
 	  "          [--max-tunnel-prefix V4,V6] [--log-format human|json]\n"
 	  "          [--log-level err|warn|info|debug] [--flow-log FILE|-]\n"
 	  "          [--flow-interval SEC] [--metrics ADDR:PORT] [--pin-dir DIR]\n"
@@ -70,6 +70,8 @@ static const struct wgx_cmd cmds[] = {
 	  "  --api-timeout MS  bound on one API request (default 5000)\n"
 	  "  --api-stale SEC  while the API fails, users it answered within SEC get in\n"
 	  "                   (default 3600; 0: never)\n"
+	  "  --api-refresh SEC  without --policy the groups come from URL/groups: fetched\n"
+	  "                   again this often, with If-None-Match (default 60)\n"
 	  "  --rate N         initiations per second per source before any X25519 (default 20)\n"
 	  "  --api-rate N     peer API calls per second (default 50)\n"
 	  "  --max-tunnel-prefix V4,V6  the widest tunnel address a user may have\n"

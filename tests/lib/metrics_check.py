@@ -138,7 +138,8 @@ def main():
     d = peers['daemon']
     outcomes = ['installed', 'existing', 'other_port', 'bad_source', 'bad_mac1', 'throttled',
                 'not_for_us', 'unauthenticated', 'replayed', 'unknown_key', 'unknown_cached',
-                'disabled', 'expired', 'address_conflict', 'api_errors', 'install_errors']
+                'unknown_group', 'disabled', 'expired', 'address_conflict', 'api_errors',
+                'install_errors']
     for o in outcomes:
         expect('initiations %s' % o, get('wgxdp_handshake_initiations_total', outcome=o), d[o])
     expect('outcomes listed', len([k for k in s if k[0] == 'wgxdp_handshake_initiations_total']),
@@ -154,6 +155,9 @@ def main():
            d['policy_applied'])
     expect('policy errors', get('wgxdp_policy_applies_total', result='error'),
            d['policy_errors'])
+    for r, f in (('fetched', 'groups_fetched'), ('unchanged', 'groups_unchanged'),
+                 ('error', 'groups_errors')):
+        expect('groups %s' % r, get('wgxdp_api_groups_fetches_total', result=r), d[f])
     expect('wgxdp_managed_peers', get('wgxdp_managed_peers'),
            len([p for p in peers['peers'] if p['present']]))
 
