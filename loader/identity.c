@@ -200,7 +200,10 @@ static enum wgx_ident user_of(struct wgx_identity *id, const uint8_t pub[WG_KEY_
 
 	/* about one user, not the API's health: each logged (the API's rate bounds them) */
 	(void)now;
-	int err = wgx_user_from_json_opts(body, id->policy, &id->limits, out, &perr);
+	static const struct wgx_policy no_groups;
+	/* groups from the API not fetched yet: every group is unknown until they are */
+	const struct wgx_policy *p = id->policy ? id->policy : id->api_groups ? &no_groups : NULL;
+	int err = wgx_user_from_json_opts(body, p, &id->limits, out, &perr);
 
 	if (err == -ENOENT) {
 		wgx_log(WGX_LOG_WARN, "run", "peer API %s/%s: %s: %s: no peer until the gateway "
