@@ -2,6 +2,7 @@
 /* The peer API's transport on libcurl (http.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,27 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
+/*
+ * An entity tag as RFC 9110 has it, (W/)"..." of visible bytes but '"' (and obs-text): it
+ * goes back in If-None-Match, so nothing else (a CR, a space) may come from the server.
+ */
+static bool etag_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	if (n >= 2 && s[0] == 'W' && s[1] == '/')
+		i = 2;
+	if (n < i + 2 || s[i] != '"' || s[n - 1] != '"')
+		return false;
+	for (i++; i < n - 1; i++) {
+		unsigned char c = s[i];
+
+		if (c < 0x21 || c == '"' || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 /* Header lines: Cache-Control and ETag of the final answer. */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 {
@@ -131,7 +153,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 			;
 		while (n > v && (data[n - 1] == '\r' || data[n - 1] == '\n' || data[n - 1] == ' '))
 			n--;
-		if (n - v < sizeof(x->r->etag))
+		if (n - v < sizeof(x->r->etag) && etag_ok(data + v, n - v))
 			snprintf(x->r->etag, sizeof(x->r->etag), "%.*s", (int)(n - v), data + v);
 	}
 	return size * nmemb;

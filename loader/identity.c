@@ -193,8 +193,9 @@ static void cache_answer(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
 }
 
 /* A user from an answer body: FOUND (*out), or API_ERROR (logged). */
-static enum wgx_ident user_of(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
-			      const char *body, const char *k64, uint64_t now, struct wgx_user **out)
+static enum wgx_ident user_of_logged(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
+				     const char *body, const char *k64, uint64_t now,
+				     struct wgx_user **out, bool fresh)
 {
 	struct wgx_policy_err perr = {};
 
@@ -206,9 +207,11 @@ static enum wgx_ident user_of(struct wgx_identity *id, const uint8_t pub[WG_KEY_
 	int err = wgx_user_from_json_opts(body, p, &id->limits, out, &perr);
 
 	if (err == -ENOENT) {
-		wgx_log(WGX_LOG_WARN, "run", "peer API %s/%s: %s: %s: no peer until the gateway "
-			"has that group (%s)", id->api_url, k64, perr.where, perr.why,
-			id->api_groups ? "GET URL/groups" : "the policy file");
+		/* logged for an answer, not for each initiation its cached copy refuses */
+		if (fresh)
+			wgx_log(WGX_LOG_WARN, "run", "peer API %s/%s: %s: %s: no peer until the "
+				"gateway has that group (%s)", id->api_url, k64, perr.where,
+				perr.why, id->api_groups ? "GET URL/groups" : "the policy file");
 		return WGX_ID_UNKNOWN_GROUP;
 	}
 	if (err) {
@@ -224,6 +227,13 @@ static enum wgx_ident user_of(struct wgx_identity *id, const uint8_t pub[WG_KEY_
 		return WGX_ID_API_ERROR;
 	}
 	return WGX_ID_FOUND;
+}
+
+/* A cached answer's user (not logged again when its group is unknown). */
+static enum wgx_ident user_of(struct wgx_identity *id, const uint8_t pub[WG_KEY_LEN],
+			      const char *body, const char *k64, uint64_t now, struct wgx_user **out)
+{
+	return user_of_logged(id, pub, body, k64, now, out, false);
 }
 
 /* The API failed for pub: a cached answer within api_stale, or API_ERROR. */
@@ -266,7 +276,7 @@ static enum wgx_ident answered(struct wgx_identity *id, const uint8_t pub[WG_KEY
 		api_fail(id, now, "%s: HTTP %ld", k64, r->status);
 		return stale(id, pub, k64, now, out);
 	}
-	ret = user_of(id, pub, r->body, k64, now, out);
+	ret = user_of_logged(id, pub, r->body, k64, now, out, true);
 	if (ret == WGX_ID_FOUND) {
 		cache_answer(id, pub, r, now);
 		id->last_source = WGX_IDS_API;
@@ -448,6 +458,7 @@ static int groups_answered(struct wgx_identity *id, uint64_t now, int err,
 	}
 	if (r->status != 200) {
 		snprintf(why, len, "HTTP %ld", r->status);
+		id->groups_etag[0] = 0;	/* ask without it next time */
 		err = -EPROTO;
 		goto fail;
 	}
@@ -513,6 +524,15 @@ static void on_groups(void *ctx, int err, struct wgx_http_resp *r, const char *w
 		api_fail(id, now, "GET groups: %s (the groups in force stay)", why);
 	else if (!err && id->groups_changed)
 		id->groups_changed(id->done_ctx);
+}
+
+void wgx_identity_groups_forget(struct wgx_identity *id, uint64_t now)
+{
+	id->groups_etag[0] = 0;
+	free(id->groups_body);
+	id->groups_body = NULL;
+	id->groups_len = 0;
+	id->groups_due = now + GROUPS_RETRY_NS;
 }
 
 void wgx_identity_groups_tick(struct wgx_identity *id, uint64_t now)

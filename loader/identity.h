@@ -95,6 +95,11 @@ struct wgx_identity {
  * in force stay).
  */
 int wgx_identity_groups_fetch(struct wgx_identity *id, uint64_t now_ns, char *why, size_t len);
+/*
+ * The groups in force could not be applied: forget their ETag and text, so that the next
+ * fetch (in 5 s) gets them whole and they are applied again.
+ */
+void wgx_identity_groups_forget(struct wgx_identity *id, uint64_t now_ns);
 /* In the loop: start a fetch if one is due (attached; api_groups). */
 void wgx_identity_groups_tick(struct wgx_identity *id, uint64_t now_ns);
 

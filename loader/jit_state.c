@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 
@@ -138,7 +140,7 @@ int wgx_jit_state_open(const char *pin_dir, bool create, struct wgx_jit_state *s
 {
 	char dir[PATH_MAX], path[PATH_MAX + 32];
 	unsigned int i;
-	int err = 0;
+	int err = 0, lock = -1;
 
 	s->peers_fd = s->replay_fd = s->stats_fd = -1;
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", pin_dir, WGX_JIT_SUBDIR) >= sizeof(dir))
@@ -149,6 +151,16 @@ int wgx_jit_state_open(const char *pin_dir, bool create, struct wgx_jit_state *s
 			return err;
 		if (mkdir(dir, 0700) && errno != EEXIST)
 			return -errno;
+	}
+	if (create) {
+		/* daemons of other interfaces share these: one at a time creates or grows */
+		lock = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lock < 0 || flock(lock, LOCK_EX)) {
+			err = -errno;
+			if (lock >= 0)
+				close(lock);
+			return err;
+		}
 	}
 	for (i = 0; i < NR_DEFS && !err; i++) {
 		int *fd = fd_of(s, &defs[i]);
@@ -173,6 +185,8 @@ int wgx_jit_state_open(const char *pin_dir, bool create, struct wgx_jit_state *s
 			err = -errno;
 		}
 	}
+	if (lock >= 0)
+		close(lock);
 	if (err)
 		wgx_jit_state_close(s);
 	return err;

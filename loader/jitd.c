@@ -273,6 +273,9 @@ static int enforce_apply(struct jitd *d)
 		 */
 		d->lc.enf = d->enf;
 		d->lc.enf_policy = NULL;
+		/* the API's groups: the same answer must not pass for applied at the next fetch */
+		if (d->id.api_groups)
+			wgx_identity_groups_forget(&d->id, now_ns(CLOCK_MONOTONIC));
 		return err;
 	}
 	d->st.policy_applied++;
@@ -786,15 +789,18 @@ static void load_policy_logged(struct jitd *d, bool initial, int *rc)
 	    d->id.policy->nr_groups);
 }
 
-/* A new policy (file) or new groups (the API) are in force in identity: apply them. */
-static void policy_changed(struct jitd *d)
+/* A new policy (file) or new groups (the API) are in force in identity: apply them. 0/-errno. */
+static int policy_changed(struct jitd *d)
 {
+	int err;
+
 	/* the applied policy is freed already: nothing may use it until the next apply */
 	d->lc.enf_policy = NULL;
 	api_users_rebind(d);
 	verdicts_drop(d);
-	enforce_apply(d);
+	err = enforce_apply(d);
 	sweep(d, false);
+	return err;
 }
 
 /* identity's groups counters into the pinned ones */
@@ -821,7 +827,10 @@ static void on_groups_changed(void *ctx)
 	LOG(INFO, "groups from the peer API: %u groups%s%s", d->id.policy->nr_groups,
 	    d->id.groups_etag[0] ? ", ETag " : "", d->id.groups_etag);
 	groups_count(d);
-	policy_changed(d);
+	if (policy_changed(d)) {
+		d->st.groups_errors++;	/* not in the tunnel (logged); fetched again in 5 s */
+		d->stats_dirty = true;
+	}
 	flush_stats(d);
 }
 

@@ -1111,7 +1111,8 @@ int wgx_user_from_json_opts(const char *json, const struct wgx_policy *p,
 	}
 	if (ret) {
 		wgx_user_free(u);
-		return ret == -EINVAL && c.unknown_group ? -ENOENT : ret;
+		/* only when it is the one thing wrong: else a malformed answer */
+		return ret == -EINVAL && c.unknown_group && c.nr == 1 ? -ENOENT : ret;
 	}
 	*out = u;
 	return 0;
