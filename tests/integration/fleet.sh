@@ -119,7 +119,7 @@ print(json.dumps({
 }))
 PY
 cat >"$LAB_TMP/api.py" <<'PY'
-import hashlib, http.server, json, socketserver, sys
+import hashlib, http.server, json, os, socketserver, sys
 users_path, groups_path, logp = sys.argv[1:4]
 log = open(logp, "a", buffering=1)
 class H(http.server.BaseHTTPRequestHandler):
@@ -133,9 +133,13 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def do_GET(self):
         who = self.client_address[0]
+        if self.headers.get("X-Evil") or any(ord(c) < 0x21 for c in self.headers.get("If-None-Match", "x")):
+            log.write("%s EVIL header came back\n" % who)
         if self.path == "/v1/groups":
             body = open(groups_path, "rb").read()
             tag = '"%s"' % hashlib.sha256(body).hexdigest()[:16]
+            if os.path.exists(groups_path + ".evil"):  # an ETag that would add a header
+                tag = '"e"\rX-Evil: 1'
             if self.headers.get("If-None-Match") == tag:
                 log.write("%s groups 304\n" % who)
                 return self.answer(304, headers=[("ETag", tag)])
@@ -254,6 +258,17 @@ WGXDP_PIN_DIR=$PB wgx_wait_stat gwb groups_errors $((errs + 2)) "B's groups fetc
 reaches c1 10.91.2.10 || lab_fail "alice lost 10.91.2.10 at B after a refused groups answer"
 reaches c1 10.91.1.10 || lab_fail "alice lost 10.91.1.10 at B after a refused groups answer"
 echo "ok: refused groups answers (users inside, malformed) left B's groups in force"
+
+# an ETag that would add a request header if echoed as it came: not kept, never sent back
+touch "$LAB_TMP/groups.json.evil"
+groups ', "10.91.2.0/24"' ', "ops": {"allow": ["10.91.2.0/24"]}'
+n200() { grep -c "^10.$N.10.2 groups 200$" "$LAB_TMP/api.log"; }
+more_200() { [ "$(n200)" -ge "$1" ]; }
+lab_wait_until 30 more_200 $(($(n200) + 3)) || lab_fail "B stopped fetching the groups"
+grep -q "EVIL" "$LAB_TMP/api.log" && lab_fail "B sent the server's hostile ETag back as a header"
+reaches c1 10.91.2.10 || lab_fail "alice lost 10.91.2.10 at B after a hostile ETag"
+rm -f "$LAB_TMP/groups.json.evil"
+echo "ok: a hostile ETag (CR, another header) was not sent back; the same groups stayed"
 
 # A removes alice's stale peer once idle (measured from her last handshake with A)
 gone_a() { ! has_peer gwa "$GWA" "$p1"; }
