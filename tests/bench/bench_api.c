@@ -189,10 +189,11 @@ int main(int argc, char **argv)
 	       "time)\n", r_api, 1e6 / r_api, r_file / r_api);
 	printf("bench_api: peer API cached    %8.0f initiations/s (%.1f us each; %.2fx the file's "
 	       "time)\n", r_cached, 1e6 / r_cached, r_file / r_cached);
-	printf("bench_api: requests %llu, cached answers %llu\n",
-	       (unsigned long long)api.api_requests, (unsigned long long)api.api_cached);
-	if (f_file != n || f_api != n || f_cached != n || api.api_requests != n ||
-	    api.api_cached != n) {
+	/* the cache probes 8 slots per key: a key may find them all taken (then asked again) */
+	printf("bench_api: requests %llu, cached answers %llu of %u\n",
+	       (unsigned long long)api.api_requests, (unsigned long long)api.api_cached, n);
+	if (f_file != n || f_api != n || f_cached != n || api.api_requests + api.api_cached != 2 * n ||
+	    api.api_cached < n * 9 / 10) {
 		fprintf(stderr, "bench_api: wrong results: found %u, %u, %u of %u\n", f_file, f_api,
 			f_cached, n);
 		return 1;
